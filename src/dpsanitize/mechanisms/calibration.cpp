@@ -1,0 +1,53 @@
+#include "dpsanitize/mechanisms/calibration.h"
+
+#include <algorithm>
+#include <boost/math/special_functions/lambert_w.hpp>
+#include <cmath>
+
+namespace dpsanitize {
+
+double DefaultMu(uint64_t vocab_size) {
+  return vocab_size > 2 ? std::log(static_cast<double>(vocab_size - 1)) : 0.0;
+}
+
+double TgEpsMin(uint64_t vocab_size, double delta_min) {
+  return (2.0 * (1.0 + std::log(static_cast<double>(vocab_size))) + 3.0) / delta_min;
+}
+
+Status CheckEpsilon(double eps, const char* flag) {
+  if (!std::isfinite(eps) || eps <= 0) {
+    return UsageError("{} {}: must be a finite number greater than 0", flag, eps);
+  }
+  return Status::Ok();
+}
+
+StatusOr<TgCalibration> CalibrateTg(double eps, uint64_t vocab_size, double delta_min,
+                                    double delta_max) {
+  DPS_RETURN_IF_ERROR(CheckEpsilon(eps, "--eps"));
+  if (vocab_size < 2 || !(delta_min > 0) || !(delta_max >= delta_min)) {
+    return DataError("calibration: vocabulary of {} words with delta_min {} and delta_max {} "
+                     "cannot be calibrated",
+                     vocab_size, delta_min, delta_max);
+  }
+  TgCalibration c;
+  c.vocab_size = vocab_size;
+  c.delta_min = delta_min;
+  c.delta_max = delta_max;
+  c.eps = eps;
+  c.eps_min = TgEpsMin(vocab_size, delta_min);
+  c.mu = DefaultMu(vocab_size);
+  c.a = (eps - 2.0 * (1.0 + std::log(static_cast<double>(vocab_size))) / delta_min) / 3.0;
+  if (!(c.a * delta_min > 1.0)) {
+    return UsageError(
+        "--eps {}: below the truncated Gumbel calibration's domain, eps_min = {:.4g} for this "
+        "embedding and vocabulary (|V| = {}, delta_min = {:.4g}); use --eps above {:.4g}, a smaller "
+        "--vocab-size, --mechanism mvl, or explicit noise with --gumbel-scale",
+        eps, c.eps_min, vocab_size, delta_min, c.eps_min);
+  }
+  const double w = boost::math::lambert_w0(2.0 * c.a * delta_max);
+  const double l = std::log(c.a * delta_min);
+  c.b = 2.0 * delta_max / std::min(w, l);
+  return c;
+}
+
+}  // namespace dpsanitize

@@ -1,0 +1,76 @@
+// The FAISS adapter: the only part of dpsanitize that includes <faiss/...>.
+//
+// * ExactKnn: exact k-nearest-neighbour lists of vocabulary words. FAISS's
+//   IndexFlatL2 ranks in float32 (squared distances as |x|^2 + |y|^2 - 2xy);
+//   we take its top k plus a margin, recompute every distance in double
+//   precision, re-sort by (distance, id), and accept the list only when the
+//   float32 error bound proves no word outside the margin can be nearer
+//   (spec section 2, numerical care); otherwise the margin widens, and a
+//   double-precision scan is the last resort.
+// * NeighborCache: exact lists cached per distinct corpus word (a
+//   NeighborSource for the tg mechanism); deeper draws scan exactly.
+// * Nearest-word finders for mvl's post-processing: exact (flat) or HNSW.
+// * ComputeVocabStats: exact delta_min and the certified delta_max bound.
+// FAISS exceptions become Status errors here; FAISS's verbose output (which
+// goes to stdout, possibly the corpus) stays off.
+#ifndef DPSANITIZE_NEIGHBORS_FAISS_INDEX_H_
+#define DPSANITIZE_NEIGHBORS_FAISS_INDEX_H_
+
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "dpsanitize/core/status.h"
+#include "dpsanitize/core/vector_set.h"
+#include "dpsanitize/embed/embedding.h"
+
+namespace dpsanitize {
+
+class ExactKnn {
+ public:
+  static StatusOr<std::unique_ptr<ExactKnn>> Create(VectorSet v);
+  ~ExactKnn();
+  // (*out)[i] = the k nearest other words of words[i], exact, by NeighborLess.
+  Status Neighbors(const std::vector<WordId>& words, size_t k,
+                   std::vector<std::vector<Neighbor>>* out) const;
+  // Statistics of the last calls: lists that needed a wider margin or a scan.
+  size_t widened() const { return widened_; }
+
+ private:
+  explicit ExactKnn(VectorSet v);
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  VectorSet v_;
+  double max_norm_ = 0;
+  mutable size_t widened_ = 0;
+};
+
+class NeighborCache : public NeighborSource {
+ public:
+  // Lists of `depth` neighbours are computed on Prefetch and kept.
+  NeighborCache(const ExactKnn& knn, VectorSet v, size_t depth);
+  // Computes the lists of the words not cached yet (one batched search).
+  Status Prefetch(const std::vector<WordId>& words);
+  const Neighbor* Nearest(WordId word, size_t k, std::vector<Neighbor>* scratch) const override;
+  size_t depth() const { return depth_; }
+
+ private:
+  const ExactKnn& knn_;
+  VectorSet v_;
+  size_t depth_;
+  std::vector<std::unique_ptr<std::vector<Neighbor>>> lists_;
+};
+
+enum class NearestSearch { kExact, kHnsw };
+
+// A nearest-word finder over `v` (mvl post-processing).
+StatusOr<std::unique_ptr<NearestWordFinder>> MakeNearestWordFinder(VectorSet v,
+                                                                   NearestSearch kind);
+
+// Exact delta_min (smallest positive distance) and certified delta_max
+// (2 * the largest distance to the centroid) of `v`.
+StatusOr<VocabStats> ComputeVocabStats(VectorSet v);
+
+}  // namespace dpsanitize
+
+#endif  // DPSANITIZE_NEIGHBORS_FAISS_INDEX_H_

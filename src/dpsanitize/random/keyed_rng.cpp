@@ -1,0 +1,94 @@
+#include "dpsanitize/random/keyed_rng.h"
+
+#include <sodium.h>
+
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <mutex>
+#include <vector>
+
+namespace dpsanitize {
+
+const char* RandomnessKindName(RandomnessKind kind) {
+  switch (kind) {
+    case RandomnessKind::kCsprng:
+      return "csprng";
+    case RandomnessKind::kSeeded:
+      return "seeded";
+    case RandomnessKind::kKeyed:
+      return "keyed";
+  }
+  return "unknown";
+}
+
+void InitRandomness() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    if (sodium_init() < 0) std::abort();  // no randomness: cannot continue safely
+  });
+}
+
+RunKey RunKey::Fresh() {
+  InitRandomness();
+  RunKey k;
+  randombytes_buf(k.bytes.data(), k.bytes.size());
+  k.kind = RandomnessKind::kCsprng;
+  return k;
+}
+
+RunKey RunKey::FromSeed(const std::string& seed) {
+  InitRandomness();
+  RunKey k;
+  static const char kContext[] = "dpsanitize/seed/v1";
+  crypto_generichash_state st;
+  crypto_generichash_init(&st, reinterpret_cast<const uint8_t*>(kContext), sizeof(kContext) - 1,
+                          32);
+  crypto_generichash_update(&st, reinterpret_cast<const uint8_t*>(seed.data()), seed.size());
+  crypto_generichash_final(&st, k.bytes.data(), 32);
+  k.kind = RandomnessKind::kSeeded;
+  return k;
+}
+
+StatusOr<RunKey> RunKey::FromFile(const std::string& path) {
+  InitRandomness();
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return UsageError("--key-file: cannot read {}", path);
+  std::vector<char> data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (data.size() < 32) {
+    return UsageError("--key-file: {} holds {} bytes; a key needs at least 32 random bytes", path,
+                      data.size());
+  }
+  RunKey k;
+  static const char kContext[] = "dpsanitize/keyfile/v1";
+  crypto_generichash_state st;
+  crypto_generichash_init(&st, reinterpret_cast<const uint8_t*>(kContext), sizeof(kContext) - 1,
+                          32);
+  crypto_generichash_update(&st, reinterpret_cast<const uint8_t*>(data.data()), data.size());
+  crypto_generichash_final(&st, k.bytes.data(), 32);
+  sodium_memzero(data.data(), data.size());
+  k.kind = RandomnessKind::kKeyed;
+  return k;
+}
+
+WordRng::WordRng(const RunKey& key, uint64_t doc_id, uint32_t field, uint64_t word_index) {
+  uint8_t msg[18 + 8 + 4 + 8];
+  std::memcpy(msg, "dpsanitize/word/v1", 18);
+  std::memcpy(msg + 18, &doc_id, 8);
+  std::memcpy(msg + 26, &field, 4);
+  std::memcpy(msg + 30, &word_index, 8);
+  crypto_generichash(seed_, sizeof(seed_), msg, sizeof(msg), key.bytes.data(), key.bytes.size());
+}
+
+void WordRng::Refill() {
+  static const uint8_t kNonce[crypto_stream_chacha20_NONCEBYTES] = {0};
+  // The keystream of zero bytes, starting at block `block_` (64-byte blocks).
+  std::memset(buf_, 0, sizeof(buf_));
+  crypto_stream_chacha20_xor_ic(reinterpret_cast<uint8_t*>(buf_), reinterpret_cast<uint8_t*>(buf_),
+                                sizeof(buf_), kNonce, block_, seed_);
+  block_ += sizeof(buf_) / 64;
+  pos_ = 0;
+}
+
+}  // namespace dpsanitize

@@ -1,0 +1,87 @@
+#include "dpsanitize/tokenize/line_reader.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "dpsanitize/tokenize/tokenizer.h"
+
+namespace dpsanitize {
+namespace {
+constexpr size_t kChunk = 1 << 20;
+}
+
+LineReader::LineReader(int fd, std::string name, size_t max_line)
+    : fd_(fd), name_(std::move(name)), max_line_(max_line) {}
+
+Status LineReader::Fill() {
+  // Drop consumed bytes so the buffer stays bounded.
+  if (pos_ > 0) {
+    buf_.erase(0, pos_);
+    scan_ -= pos_;
+    pos_ = 0;
+  }
+  const size_t old = buf_.size();
+  buf_.resize(old + kChunk);
+  while (true) {
+    const ssize_t n = ::read(fd_, buf_.data() + old, kChunk);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      const int err = errno;
+      buf_.resize(old);
+      return IoError("{}: cannot read: {}", name_, std::strerror(err));
+    }
+    buf_.resize(old + static_cast<size_t>(n));
+    if (n == 0) eof_ = true;
+    return Status::Ok();
+  }
+}
+
+StatusOr<size_t> LineReader::ReadBatch(size_t max_bytes, size_t max_lines, std::string* batch,
+                                       std::vector<size_t>* ends) {
+  batch->clear();
+  ends->clear();
+  while (ends->size() < max_lines && (ends->empty() || batch->size() < max_bytes)) {
+    const char* base = buf_.data();
+    const void* nl = scan_ < buf_.size() ? std::memchr(base + scan_, '\n', buf_.size() - scan_)
+                                         : nullptr;
+    size_t line_end;
+    if (nl != nullptr) {
+      line_end = static_cast<size_t>(static_cast<const char*>(nl) - base) + 1;
+    } else if (eof_) {
+      if (pos_ == buf_.size()) break;  // end of input
+      line_end = buf_.size();
+    } else {
+      scan_ = buf_.size();
+      if (buf_.size() - pos_ > max_line_ + 2) {
+        return DataError("{}: line {} is longer than the --max-line limit of {} bytes", name_,
+                         line_no_ + 1, max_line_);
+      }
+      DPS_RETURN_IF_ERROR(Fill());
+      continue;
+    }
+    std::string_view line(base + pos_, line_end - pos_);
+    size_t content = line.size();
+    if (content > 0 && line[content - 1] == '\n') --content;
+    if (content > 0 && line[content - 1] == '\r') --content;
+    if (content > max_line_) {
+      return DataError("{}: line {} is longer than the --max-line limit of {} bytes", name_,
+                       line_no_ + 1, max_line_);
+    }
+    const size_t bad = FindInvalidUtf8(line);
+    if (bad != std::string_view::npos) {
+      return DataError("{}: invalid UTF-8 at line {}, byte offset {}", name_, line_no_ + 1,
+                       offset_ + bad);
+    }
+    batch->append(line);
+    ends->push_back(batch->size());
+    ++line_no_;
+    offset_ += line.size();
+    pos_ = line_end;
+    scan_ = pos_;
+  }
+  return ends->size();
+}
+
+}  // namespace dpsanitize
