@@ -86,13 +86,14 @@ Subcommands:
 Exit status: 0 success, 1 runtime or data error, 2 usage error, 130 interrupted.)";
 
 int RunSanitize(int argc, char** argv) {
-  CLI::App app{"dpsanitize: rewrite text with word-level metric differential privacy.\n"
-               "Usage: dpsanitize [options] IN OUT   ('-' is stdin / stdout)"};
+  CLI::App app{
+      "dpsanitize: rewrite text with word-level metric differential privacy.\n"
+      "Usage: dpsanitize [options] IN OUT   ('-' is stdin / stdout)"};
   app.footer(kFooter);
   app.set_version_flag("--version", std::string("dpsanitize ") + kVersion);
   app.get_formatter()->column_width(34);
   Config c;
-  std::string mechanism = "tg", oov = "mask", case_mode = "preserve", mvl_search = "hnsw";
+  std::string mechanism = "tg", oov = "mask", case_mode = "preserve", mvl_search = "exact";
   std::string log_level;
   app.add_option("IN", c.input, "Input text, UTF-8, one document per line ('-': stdin)")
       ->required();
@@ -149,18 +150,20 @@ int RunSanitize(int argc, char** argv) {
   RunSummary summary;
   const Status s = Sanitize(c, &summary);
   if (!s.ok()) return Fail(s);
-  Log().info("{} documents, {} words: {} perturbed ({} unchanged), OOV {} masked, {} kept, {} "
-             "dropped",
-             summary.documents, summary.words, summary.perturbed, summary.unchanged,
-             summary.oov_masked, summary.oov_kept, summary.oov_dropped);
+  Log().info(
+      "{} documents, {} words: {} perturbed ({} unchanged), OOV {} masked, {} kept, {} "
+      "dropped",
+      summary.documents, summary.words, summary.perturbed, summary.unchanged, summary.oov_masked,
+      summary.oov_kept, summary.oov_dropped);
   return 0;
 }
 
 int RunPrepare(int argc, char** argv) {
-  CLI::App app{"dpsanitize prepare: convert an embedding (GloVe text, .vec text, wink JSON or a "
-               "prepared file) into the prepared binary format, with exact delta_min and "
-               "certified delta_max for the given vocabulary sizes.\n"
-               "Usage: dpsanitize prepare IN OUT"};
+  CLI::App app{
+      "dpsanitize prepare: convert an embedding (GloVe text, .vec text, wink JSON or a "
+      "prepared file) into the prepared binary format, with exact delta_min and "
+      "certified delta_max for the given vocabulary sizes.\n"
+      "Usage: dpsanitize prepare IN OUT"};
   std::string in, out;
   std::vector<uint64_t> sizes{50000};
   bool quiet = false;
@@ -190,8 +193,9 @@ int RunPrepare(int argc, char** argv) {
 }
 
 int RunCalibrate(int argc, char** argv) {
-  CLI::App app{"dpsanitize calibrate: print the noise parameters derived from --eps for an "
-               "embedding and vocabulary, or why there are none."};
+  CLI::App app{
+      "dpsanitize calibrate: print the noise parameters derived from --eps for an "
+      "embedding and vocabulary, or why there are none."};
   Config c;
   std::string mechanism = "tg";
   bool json = false;
@@ -241,8 +245,9 @@ int RunCalibrate(int argc, char** argv) {
   if (tg) {
     std::printf("delta_min     %.6g (exact%s)\n", cal.stats.delta_min,
                 cal.stats_stored ? ", stored by prepare" : ", computed now");
-    std::printf("delta_max     %.6g (%s)\n", cal.stats.delta_max,
-                cal.stats.delta_max_exact ? "exact" : "certified bound: 2 x max distance to centroid");
+    std::printf(
+        "delta_max     %.6g (%s)\n", cal.stats.delta_max,
+        cal.stats.delta_max_exact ? "exact" : "certified bound: 2 x max distance to centroid");
     std::printf("eps_min       %.6g (calibration defined only for eps > eps_min)\n", cal.eps_min);
     std::printf("a             %.6g\n", cal.tg_calibration->a);
     std::printf("b             %.6g (Gumbel scale)\n", cal.tg.b);

@@ -1,10 +1,9 @@
-#include "dpsanitize/neighbors/faiss_index.h"
-
 #include <gtest/gtest.h>
 
 #include <random>
 
 #include "dpsanitize/embed/vocabulary.h"
+#include "dpsanitize/neighbors/faiss_index.h"
 
 namespace dpsanitize {
 namespace {

@@ -56,17 +56,15 @@ TEST(TokenizerTest, EmptyAndGapOnly) {
   EXPECT_EQ(Show("...\r\n"), "...\r\n");
 }
 
-TEST(TokenizerTest, CrlfAndNoFinalNewline) {
-  EXPECT_EQ(Show("one\r\ntwo"), "[one]\r\n[two]");
-}
+TEST(TokenizerTest, CrlfAndNoFinalNewline) { EXPECT_EQ(Show("one\r\ntwo"), "[one]\r\n[two]"); }
 
 TEST(TokenizerTest, FindInvalidUtf8) {
   EXPECT_EQ(FindInvalidUtf8("plain ascii text that is long enough"), std::string_view::npos);
   EXPECT_EQ(FindInvalidUtf8("caf\xC3\xA9"), std::string_view::npos);
   EXPECT_EQ(FindInvalidUtf8("abc\xFF"), 3u);
-  EXPECT_EQ(FindInvalidUtf8("0123456789\xC3"), 10u);          // truncated sequence
-  EXPECT_EQ(FindInvalidUtf8("ab\xED\xA0\x80"), 2u);           // UTF-16 surrogate
-  EXPECT_EQ(FindInvalidUtf8("ab\xC0\xAF"), 2u);               // overlong
+  EXPECT_EQ(FindInvalidUtf8("0123456789\xC3"), 10u);  // truncated sequence
+  EXPECT_EQ(FindInvalidUtf8("ab\xED\xA0\x80"), 2u);   // UTF-16 surrogate
+  EXPECT_EQ(FindInvalidUtf8("ab\xC0\xAF"), 2u);       // overlong
 }
 
 TEST(TokenizerTest, IsSingleWord) {

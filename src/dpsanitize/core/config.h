@@ -21,22 +21,22 @@ struct Config {
   std::string output = "-";  // path, or "-" for stdout; written atomically
   std::string embedding;     // prepared/text embedding; empty = default location
   MechanismKind mechanism = MechanismKind::kTg;
-  std::optional<double> eps;           // metric-DP epsilon per unit embedding distance
-  std::optional<double> gumbel_scale;  // tg expert mode: Gumbel scale b (no eps claimed)
-  std::optional<double> mu;            // tg expert mode: Poisson mean (default ln(|V| - 1))
-  std::optional<double> delta_max;     // tg expert mode: noise bound (default certified)
-  uint64_t vocab_size = 50000;         // perturbation vocabulary: most frequent N words
-  MvlSearch mvl_search = MvlSearch::kHnsw;  // nearest-word step of mvl
-  std::optional<std::string> seed;     // reproducible noise; no guarantee
-  std::optional<std::string> key_file; // secret key file; consistent noise
-  uint64_t first_doc_id = 0;           // id of the first document (shards)
-  unsigned threads = 0;                // worker threads; 0 = all cores
+  std::optional<double> eps;                 // metric-DP epsilon per unit embedding distance
+  std::optional<double> gumbel_scale;        // tg expert mode: Gumbel scale b (no eps claimed)
+  std::optional<double> mu;                  // tg expert mode: Poisson mean (default ln(|V| - 1))
+  std::optional<double> delta_max;           // tg expert mode: noise bound (default certified)
+  uint64_t vocab_size = 50000;               // perturbation vocabulary: most frequent N words
+  MvlSearch mvl_search = MvlSearch::kExact;  // nearest-word step of mvl (post-processing)
+  std::optional<std::string> seed;           // reproducible noise; no guarantee
+  std::optional<std::string> key_file;       // secret key file; consistent noise
+  uint64_t first_doc_id = 0;                 // id of the first document (shards)
+  unsigned threads = 0;                      // worker threads; 0 = all cores
   OovPolicy oov = OovPolicy::kMask;
-  std::string oov_token = "<unk>";     // placeholder for --oov mask
+  std::string oov_token = "<unk>";  // placeholder for --oov mask
   CaseMode case_mode = CaseMode::kPreserve;
-  uint64_t max_line = 16u << 20;       // bytes per line (document), excluding newline
-  uint64_t neighbor_depth = 64;        // cached neighbours per word (deeper draws scan)
-  bool quiet = false;                  // no warnings on stderr
+  uint64_t max_line = 16u << 20;  // bytes per line (document), excluding newline
+  uint64_t neighbor_depth = 64;   // cached neighbours per word (deeper draws scan)
+  bool quiet = false;             // no warnings on stderr
 };
 
 // Checks option values and combinations; usage errors name the option.

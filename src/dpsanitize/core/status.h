@@ -9,22 +9,22 @@
 #ifndef DPSANITIZE_CORE_STATUS_H_
 #define DPSANITIZE_CORE_STATUS_H_
 
+#include <fmt/format.h>
+
 #include <optional>
 #include <string>
 #include <utility>
-
-#include <fmt/format.h>
 
 namespace dpsanitize {
 
 enum class StatusCode {
   kOk = 0,
-  kUsage,      // bad option or option value: exit 2
-  kDataError,  // bad input or embedding data: exit 1
-  kIoError,    // file system failure: exit 1
-  kCancelled,  // interrupted by a signal: exit 130
-  kBrokenPipe, // the reader of stdout went away: a quiet stop, exit 0
-  kInternal,   // a broken invariant: exit 1
+  kUsage,       // bad option or option value: exit 2
+  kDataError,   // bad input or embedding data: exit 1
+  kIoError,     // file system failure: exit 1
+  kCancelled,   // interrupted by a signal: exit 130
+  kBrokenPipe,  // the reader of stdout went away: a quiet stop, exit 0
+  kInternal,    // a broken invariant: exit 1
 };
 
 class [[nodiscard]] Status {

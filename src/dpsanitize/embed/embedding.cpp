@@ -14,12 +14,11 @@
 #include "dpsanitize/embed/embedding.h"
 
 #include <fcntl.h>
+#include <simdjson.h>
 #include <sodium.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <simdjson.h>
 
 #include <cerrno>
 #include <charconv>
@@ -126,10 +125,9 @@ class OwnedEmbedding : public Embedding {
     count_ = offsets_.size() - 1;
     flag_store_.resize(count_);
     for (size_t i = 0; i < count_; ++i) {
-      flag_store_[i] = Usable(std::string_view(blob_).substr(
-                           offsets_[i], offsets_[i + 1] - offsets_[i]))
-                           ? 1
-                           : 0;
+      flag_store_[i] =
+          Usable(std::string_view(blob_).substr(offsets_[i], offsets_[i + 1] - offsets_[i])) ? 1
+                                                                                             : 0;
     }
     vectors_ = vecs_.data();
     word_offsets_ = offsets_.data();
@@ -178,23 +176,25 @@ StatusOr<std::unique_ptr<Embedding>> MappedEmbedding::Open(const std::string& pa
     return DataError("{}: not a prepared dpsanitize embedding (wrong magic)", path);
   }
   if (h.version != kVersion) {
-    return DataError("{}: prepared embedding format version {} is not supported (this build reads "
-                     "version {}); run `dpsanitize prepare` again",
-                     path, h.version, kVersion);
+    return DataError(
+        "{}: prepared embedding format version {} is not supported (this build reads "
+        "version {}); run `dpsanitize prepare` again",
+        path, h.version, kVersion);
   }
   if (h.file_size != size) {
-    return DataError("{}: truncated or padded prepared embedding: header says {} bytes, file has {}",
-                     path, h.file_size, size);
+    return DataError(
+        "{}: truncated or padded prepared embedding: header says {} bytes, file has {}", path,
+        h.file_size, size);
   }
   const uint64_t stats_bytes = uint64_t{h.stats_count} * kStatsRecord;
-  const bool in_range =
-      h.dim > 0 && h.count > 0 && h.count < (uint64_t{1} << 40) &&
-      h.vectors_offset % 64 == 0 && h.vectors_offset >= kHeaderSize &&
-      h.vectors_offset + h.count * h.dim * sizeof(float) <= h.offsets_offset &&
-      h.offsets_offset % 8 == 0 &&
-      h.offsets_offset + (h.count + 1) * sizeof(uint64_t) <= h.words_offset &&
-      h.words_offset + h.words_size <= h.flags_offset && h.flags_offset + h.count <= h.stats_offset &&
-      h.stats_offset % 8 == 0 && h.stats_offset + stats_bytes <= size;
+  const bool in_range = h.dim > 0 && h.count > 0 && h.count < (uint64_t{1} << 40) &&
+                        h.vectors_offset % 64 == 0 && h.vectors_offset >= kHeaderSize &&
+                        h.vectors_offset + h.count * h.dim * sizeof(float) <= h.offsets_offset &&
+                        h.offsets_offset % 8 == 0 &&
+                        h.offsets_offset + (h.count + 1) * sizeof(uint64_t) <= h.words_offset &&
+                        h.words_offset + h.words_size <= h.flags_offset &&
+                        h.flags_offset + h.count <= h.stats_offset && h.stats_offset % 8 == 0 &&
+                        h.stats_offset + stats_bytes <= size;
   if (!in_range) return DataError("{}: corrupt prepared embedding (bad section offsets)", path);
   uint8_t sum[8];
   HeaderChecksum(h, base + h.stats_offset, stats_bytes, sum);
@@ -243,7 +243,8 @@ StatusOr<std::unique_ptr<Embedding>> ReadText(const std::string& path, std::FILE
   while ((len = ::getline(&line, &cap, f)) > 0) {
     ++line_no;
     std::string_view s(line, static_cast<size_t>(len));
-    while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.remove_suffix(1);
+    while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' '))
+      s.remove_suffix(1);
     fields.clear();
     size_t i = 0;
     while (i < s.size()) {
@@ -377,8 +378,8 @@ StatusOr<std::unique_ptr<Embedding>> ReadWinkJson(const std::string& path) {
           return DataError("{}: vector of '{}' has {} numbers, expected {} + 2", path, w, n, dim);
         }
         const double idx = vals[dim + 1];
-        if (!(idx >= 0) || idx >= static_cast<double>(words.size()) ||
-            idx != std::floor(idx) || words[static_cast<size_t>(idx)] != w) {
+        if (!(idx >= 0) || idx >= static_cast<double>(words.size()) || idx != std::floor(idx) ||
+            words[static_cast<size_t>(idx)] != w) {
           return DataError("{}: vector of '{}' has index {} that does not match \"words\"", path, w,
                            idx);
         }
@@ -498,13 +499,15 @@ Status WritePrepared(const Embedding& emb, const std::vector<VocabStats>& stats,
     if (target > written) return WriteAll(fd, std::string(target - written, '\0'), name);
     return Status::Ok();
   };
-  DPS_RETURN_IF_ERROR(WriteAll(fd, std::string_view(reinterpret_cast<const char*>(&h), sizeof(h)), name));
-  const size_t vec_bytes = count * dim * sizeof(float);
   DPS_RETURN_IF_ERROR(
-      WriteAll(fd, std::string_view(reinterpret_cast<const char*>(emb.vector(0)), vec_bytes), name));
+      WriteAll(fd, std::string_view(reinterpret_cast<const char*>(&h), sizeof(h)), name));
+  const size_t vec_bytes = count * dim * sizeof(float);
+  DPS_RETURN_IF_ERROR(WriteAll(
+      fd, std::string_view(reinterpret_cast<const char*>(emb.vector(0)), vec_bytes), name));
   DPS_RETURN_IF_ERROR(pad(h.vectors_offset + vec_bytes, h.offsets_offset));
   DPS_RETURN_IF_ERROR(WriteAll(
-      fd, std::string_view(reinterpret_cast<const char*>(offsets.data()), offsets.size() * 8), name));
+      fd, std::string_view(reinterpret_cast<const char*>(offsets.data()), offsets.size() * 8),
+      name));
   DPS_RETURN_IF_ERROR(WriteAll(fd, blob, name));
   DPS_RETURN_IF_ERROR(
       WriteAll(fd, std::string_view(reinterpret_cast<const char*>(flags.data()), count), name));

@@ -25,9 +25,10 @@ StatusOr<TgCalibration> CalibrateTg(double eps, uint64_t vocab_size, double delt
                                     double delta_max) {
   DPS_RETURN_IF_ERROR(CheckEpsilon(eps, "--eps"));
   if (vocab_size < 2 || !(delta_min > 0) || !(delta_max >= delta_min)) {
-    return DataError("calibration: vocabulary of {} words with delta_min {} and delta_max {} "
-                     "cannot be calibrated",
-                     vocab_size, delta_min, delta_max);
+    return DataError(
+        "calibration: vocabulary of {} words with delta_min {} and delta_max {} "
+        "cannot be calibrated",
+        vocab_size, delta_min, delta_max);
   }
   TgCalibration c;
   c.vocab_size = vocab_size;
@@ -40,7 +41,8 @@ StatusOr<TgCalibration> CalibrateTg(double eps, uint64_t vocab_size, double delt
   if (!(c.a * delta_min > 1.0)) {
     return UsageError(
         "--eps {}: below the truncated Gumbel calibration's domain, eps_min = {:.4g} for this "
-        "embedding and vocabulary (|V| = {}, delta_min = {:.4g}); use --eps above {:.4g}, a smaller "
+        "embedding and vocabulary (|V| = {}, delta_min = {:.4g}); use --eps above {:.4g}, a "
+        "smaller "
         "--vocab-size, --mechanism mvl, or explicit noise with --gumbel-scale",
         eps, c.eps_min, vocab_size, delta_min, c.eps_min);
   }

@@ -25,8 +25,8 @@ struct TgCalibration {
   double eps = 0;      // requested epsilon per unit distance
   double eps_min = 0;  // lower end of the calibration's domain (exclusive)
   double a = 0;
-  double b = 0;        // Gumbel scale
-  double mu = 0;       // Poisson mean, ln(|V| - 1)
+  double b = 0;   // Gumbel scale
+  double mu = 0;  // Poisson mean, ln(|V| - 1)
 };
 
 // ln(|V| - 1), the default Poisson mean; 0 for |V| <= 2.

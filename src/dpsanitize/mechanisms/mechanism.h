@@ -19,9 +19,9 @@ namespace dpsanitize {
 
 struct WordDraw {
   WordId word;
-  uint32_t field;      // text field index (0 for plain text)
-  uint64_t doc_id;     // document id (spec section 4)
-  uint64_t position;   // index of the word in its field
+  uint32_t field;     // text field index (0 for plain text)
+  uint64_t doc_id;    // document id (spec section 4)
+  uint64_t position;  // index of the word in its field
 };
 
 class Mechanism {

@@ -11,7 +11,8 @@ void MvlNoisyPoint(const float* phi, uint32_t dim, double eps, WordRng& rng, flo
   // Direction: a standard Gaussian vector, normalised.
   thread_local std::vector<double> g;
   g.resize(dim + 1);
-  for (uint32_t i = 0; i < dim; i += 2) GaussianPair(rng.Uniform(), rng.Uniform(), &g[i], &g[i + 1]);
+  for (uint32_t i = 0; i < dim; i += 2)
+    GaussianPair(rng.Uniform(), rng.Uniform(), &g[i], &g[i + 1]);
   double norm2 = 0;
   for (uint32_t i = 0; i < dim; ++i) norm2 += g[i] * g[i];
   const double inv = 1.0 / std::sqrt(norm2);

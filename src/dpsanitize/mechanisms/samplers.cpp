@@ -47,8 +47,8 @@ double TruncatedPoisson::LogTailAtLeast(uint64_t r) const {
   if (r > kmax_) return -std::numeric_limits<double>::infinity();
   // P(r <= K <= kmax) / norm; for a far tail use the leading pmf terms in
   // log space, which gamma_p would round to 0.
-  const double p = bm::gamma_p(static_cast<double>(r), mu_) -
-                   bm::gamma_p(static_cast<double>(kmax_) + 1.0, mu_);
+  const double p =
+      bm::gamma_p(static_cast<double>(r), mu_) - bm::gamma_p(static_cast<double>(kmax_) + 1.0, mu_);
   if (p > 1e-290) return std::log(p) - log_norm_;
   // Sum pmf(r..) in log space until terms are negligible.
   double log_sum = -std::numeric_limits<double>::infinity();

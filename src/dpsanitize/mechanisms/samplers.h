@@ -39,8 +39,8 @@ class TruncatedPoisson {
  private:
   double mu_;
   uint64_t kmax_;
-  double log_norm_;          // ln P(Poisson(mu) <= kmax)
-  std::vector<double> sf_;   // sf_[k] = P(K > k), until below 2^-55 or k = kmax
+  double log_norm_;         // ln P(Poisson(mu) <= kmax)
+  std::vector<double> sf_;  // sf_[k] = P(K > k), until below 2^-55 or k = kmax
 };
 
 class TruncatedGumbel {
@@ -57,10 +57,10 @@ class TruncatedGumbel {
  private:
   double b_;
   double delta_;
-  double ratio_;      // delta / b
-  double lo_;         // e^{-delta/b}, may underflow to 0
-  double c_;          // 1 - e^{-(hi - lo)}
-  double log_z_;      // ln(Phi(delta) - Phi(-delta)), Phi the untruncated CDF
+  double ratio_;  // delta / b
+  double lo_;     // e^{-delta/b}, may underflow to 0
+  double c_;      // 1 - e^{-(hi - lo)}
+  double log_z_;  // ln(Phi(delta) - Phi(-delta)), Phi the untruncated CDF
 };
 
 // Standard normal pair by Box-Muller from two uniforms on (0, 1).

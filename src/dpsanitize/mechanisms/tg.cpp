@@ -11,7 +11,8 @@ TgSelector::TgSelector(const TgParams& params, size_t vocab_size, const Neighbor
       source_(source) {}
 
 WordId TgSelector::Select(WordId word, WordRng& rng, std::vector<Neighbor>* scratch) const {
-  return SelectWith(word, [&rng] { return rng.Uniform(); }, scratch);
+  return SelectWith(
+      word, [&rng] { return rng.Uniform(); }, scratch);
 }
 
 void TgMechanism::Perturb(const WordDraw* in, size_t n, const RunKey& key, WordId* out) const {

@@ -64,8 +64,7 @@ class NeighborCache : public NeighborSource {
 enum class NearestSearch { kExact, kHnsw };
 
 // A nearest-word finder over `v` (mvl post-processing).
-StatusOr<std::unique_ptr<NearestWordFinder>> MakeNearestWordFinder(VectorSet v,
-                                                                   NearestSearch kind);
+StatusOr<std::unique_ptr<NearestWordFinder>> MakeNearestWordFinder(VectorSet v, NearestSearch kind);
 
 // Exact delta_min (smallest positive distance) and certified delta_max
 // (2 * the largest distance to the centroid) of `v`.

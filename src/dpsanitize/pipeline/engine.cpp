@@ -35,9 +35,10 @@ StatusOr<std::unique_ptr<Engine>> OpenEngine(const Config& config, bool build_me
     auto opened = Embedding::Open(path);
     if (!opened.ok()) {
       if (config.embedding.empty() && opened.status().code() == StatusCode::kIoError) {
-        return IoError("{}: no embedding there ({}); run scripts/setup.sh, or pass --embedding "
-                       "PATH or set DPSANITIZE_EMBEDDING",
-                       path, opened.status().message());
+        return IoError(
+            "{}: no embedding there ({}); run scripts/setup.sh, or pass --embedding "
+            "PATH or set DPSANITIZE_EMBEDDING",
+            path, opened.status().message());
       }
       return opened.status();
     }
@@ -102,10 +103,10 @@ StatusOr<std::unique_ptr<Engine>> OpenEngine(const Config& config, bool build_me
       break;
     }
     case MechanismKind::kMvl: {
-      DPS_ASSIGN_OR_RETURN(e->finder,
-                           MakeNearestWordFinder(vs, config.mvl_search == MvlSearch::kExact
-                                                         ? NearestSearch::kExact
-                                                         : NearestSearch::kHnsw));
+      DPS_ASSIGN_OR_RETURN(
+          e->finder,
+          MakeNearestWordFinder(vs, config.mvl_search == MvlSearch::kExact ? NearestSearch::kExact
+                                                                           : NearestSearch::kHnsw));
       e->mechanism = std::make_unique<MvlMechanism>(*config.eps, vs, *e->finder);
       break;
     }

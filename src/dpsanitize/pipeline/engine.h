@@ -27,13 +27,13 @@ struct Calibration {
   MechanismKind mechanism = MechanismKind::kTg;
   uint64_t vocab_size = 0;
   uint32_t dim = 0;
-  VocabStats stats;          // delta_min, delta_max of this vocabulary
-  bool stats_stored = false; // read from the prepared file (else computed now)
+  VocabStats stats;           // delta_min, delta_max of this vocabulary
+  bool stats_stored = false;  // read from the prepared file (else computed now)
   std::optional<double> eps;  // the epsilon claimed, if any
   std::string eps_basis;      // "nominal (Xu et al. 2021 calibration)", "proven", "none"
   std::optional<TgCalibration> tg_calibration;  // tg from --eps
-  TgParams tg;                // tg noise actually used
-  double eps_min = 0;         // tg domain bound for this vocabulary
+  TgParams tg;                                  // tg noise actually used
+  double eps_min = 0;                           // tg domain bound for this vocabulary
 };
 
 struct Engine {

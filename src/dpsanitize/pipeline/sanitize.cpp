@@ -233,8 +233,9 @@ Status Sanitize(const Config& config, RunSummary* summary) {
   if (config.seed) {
     key = RunKey::FromSeed(*config.seed);
     if (!config.quiet) {
-      Log().warn("--seed: the noise is reproducible by anyone who knows or guesses the seed; "
-                 "this output carries no privacy guarantee");
+      Log().warn(
+          "--seed: the noise is reproducible by anyone who knows or guesses the seed; "
+          "this output carries no privacy guarantee");
     }
   } else if (config.key_file) {
     DPS_ASSIGN_OR_RETURN(key, RunKey::FromFile(*config.key_file));

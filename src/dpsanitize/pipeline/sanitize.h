@@ -18,9 +18,9 @@ namespace dpsanitize {
 
 struct RunSummary {
   uint64_t documents = 0;
-  uint64_t words = 0;            // words in the input (in and out of vocabulary)
-  uint64_t perturbed = 0;        // in-vocabulary words passed through the mechanism
-  uint64_t unchanged = 0;        // ... of which the mechanism returned the same word
+  uint64_t words = 0;      // words in the input (in and out of vocabulary)
+  uint64_t perturbed = 0;  // in-vocabulary words passed through the mechanism
+  uint64_t unchanged = 0;  // ... of which the mechanism returned the same word
   uint64_t oov_masked = 0;
   uint64_t oov_kept = 0;
   uint64_t oov_dropped = 0;

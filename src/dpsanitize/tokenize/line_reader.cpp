@@ -44,8 +44,8 @@ StatusOr<size_t> LineReader::ReadBatch(size_t max_bytes, size_t max_lines, std::
   ends->clear();
   while (ends->size() < max_lines && (ends->empty() || batch->size() < max_bytes)) {
     const char* base = buf_.data();
-    const void* nl = scan_ < buf_.size() ? std::memchr(base + scan_, '\n', buf_.size() - scan_)
-                                         : nullptr;
+    const void* nl =
+        scan_ < buf_.size() ? std::memchr(base + scan_, '\n', buf_.size() - scan_) : nullptr;
     size_t line_end;
     if (nl != nullptr) {
       line_end = static_cast<size_t>(static_cast<const char*>(nl) - base) + 1;

@@ -52,7 +52,8 @@ inline CharClass ClassAt(std::string_view text, size_t i, size_t* len) {
   }
   utf8proc_int32_t cp = 0;
   const auto* p = reinterpret_cast<const utf8proc_uint8_t*>(text.data() + i);
-  const utf8proc_ssize_t n = utf8proc_iterate(p, static_cast<utf8proc_ssize_t>(text.size() - i), &cp);
+  const utf8proc_ssize_t n =
+      utf8proc_iterate(p, static_cast<utf8proc_ssize_t>(text.size() - i), &cp);
   if (n <= 0) {
     *len = 1;
     return kOther;
@@ -122,8 +123,8 @@ void Tokenize(std::string_view text, std::vector<Span>* spans) {
       break;
     }
     if (word_begin > gap_begin) {
-      spans->push_back({static_cast<uint32_t>(gap_begin),
-                        static_cast<uint32_t>(word_begin - gap_begin), false});
+      spans->push_back(
+          {static_cast<uint32_t>(gap_begin), static_cast<uint32_t>(word_begin - gap_begin), false});
     }
     spans->push_back(
         {static_cast<uint32_t>(word_begin), static_cast<uint32_t>(i - word_begin), true});
@@ -239,7 +240,8 @@ void AppendWithCase(CasePattern pattern, std::string_view word, std::string* out
       return;
     }
     case CasePattern::kUpper:
-      ForEachCodepoint(word, [&](utf8proc_int32_t cp) { AppendCodepoint(utf8proc_toupper(cp), out); });
+      ForEachCodepoint(word,
+                       [&](utf8proc_int32_t cp) { AppendCodepoint(utf8proc_toupper(cp), out); });
       return;
   }
 }

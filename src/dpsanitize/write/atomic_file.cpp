@@ -70,11 +70,12 @@ StatusOr<std::unique_ptr<AtomicFile>> AtomicFile::Create(const std::string& path
     return IoError("{}: cannot create a temporary file in {}: {}", path, DirName(path),
                    std::strerror(errno));
   }
-  ::fchmod(fd, 0644 & ~[] {
-    const mode_t m = ::umask(0);
-    ::umask(m);
-    return m;
-  }());
+  ::fchmod(
+      fd, 0644 & ~[] {
+        const mode_t m = ::umask(0);
+        ::umask(m);
+        return m;
+      }());
   auto file = std::unique_ptr<AtomicFile>(new AtomicFile(path, std::string(buf.data()), fd));
   Register(file->temp_path_.c_str());
   return file;
