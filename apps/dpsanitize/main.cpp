@@ -11,6 +11,7 @@
 
 #include "dpsanitize/core/config.h"
 #include "dpsanitize/core/log.h"
+#include "dpsanitize/ledger/ledger.h"
 #include "dpsanitize/pipeline/engine.h"
 #include "dpsanitize/pipeline/prepare.h"
 #include "dpsanitize/pipeline/sanitize.h"
@@ -82,13 +83,15 @@ released as they are.
 Subcommands:
   dpsanitize prepare IN OUT        convert an embedding to the prepared format
   dpsanitize calibrate --eps E     print the derived noise parameters
+  dpsanitize ledger show|merge     summarise or merge privacy ledgers
 
 Exit status: 0 success, 1 runtime or data error, 2 usage error, 130 interrupted.)";
 
 int RunSanitize(int argc, char** argv) {
   CLI::App app{
       "dpsanitize: rewrite text with word-level metric differential privacy.\n"
-      "Usage: dpsanitize [options] IN OUT   ('-' is stdin / stdout)"};
+      "Usage: dpsanitize [options] IN OUT   ('-' is stdin / stdout; with OUT '-', give\n"
+      "--ledger PATH or --no-ledger)"};
   app.footer(kFooter);
   app.set_version_flag("--version", std::string("dpsanitize ") + kVersion);
   app.get_formatter()->column_width(34);
@@ -136,12 +139,42 @@ int RunSanitize(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off [warn]")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
-  app.add_flag("-q,--quiet", c.quiet, "No warnings on stderr");
+  app.add_flag("-q,--quiet", c.quiet, "No warnings or progress on stderr");
+  std::string format = "auto", doc = "line", bad = "error";
+  bool progress = false;
+  app.add_option("--format", format, "Input format: text, jsonl, or auto (.jsonl/.ndjson: jsonl)")
+      ->check(CLI::IsMember({"auto", "text", "jsonl"}))
+      ->capture_default_str();
+  app.add_option("--doc", doc, "Plain text: a document is a line, a paragraph or the file")
+      ->check(CLI::IsMember({"line", "paragraph", "file"}))
+      ->capture_default_str();
+  app.add_option("--text-field", c.text_fields,
+                 "JSONL: top-level string field to rewrite (repeat for several)")
+      ->allow_extra_args(false)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  app.add_option("--id-field", c.id_field,
+                 "JSONL: field holding the document id (default: record position)");
+  app.add_option("--on-bad-record", bad, "JSONL: error or skip (skipped records are counted)")
+      ->check(CLI::IsMember({"error", "skip"}))
+      ->capture_default_str();
+  app.add_option("--ledger", c.ledger, "Privacy ledger path [OUT.ledger.json]");
+  app.add_flag("--no-ledger", c.no_ledger, "Write no privacy ledger");
+  app.add_flag("--progress", progress, "Show progress on stderr even when it is not a terminal");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return ParseFailure(app, e);
   }
+  c.format = format == "text"    ? InputFormat::kText
+             : format == "jsonl" ? InputFormat::kJsonl
+                                 : InputFormat::kAuto;
+  c.doc_mode = doc == "paragraph" ? DocMode::kParagraph
+               : doc == "file"    ? DocMode::kFile
+                                  : DocMode::kLine;
+  c.on_bad_record = bad == "skip" ? BadRecordPolicy::kSkip : BadRecordPolicy::kError;
+  c.progress = progress ? ProgressMode::kAlways
+                        : (c.quiet ? ProgressMode::kNever : ProgressMode::kAuto);
+  c.tool_version = kVersion;
   c.mechanism = kMechanisms.at(mechanism);
   c.oov = oov == "mask" ? OovPolicy::kMask : oov == "keep" ? OovPolicy::kKeep : OovPolicy::kDrop;
   c.case_mode = case_mode == "lower" ? CaseMode::kLower : CaseMode::kPreserve;
@@ -150,11 +183,9 @@ int RunSanitize(int argc, char** argv) {
   RunSummary summary;
   const Status s = Sanitize(c, &summary);
   if (!s.ok()) return Fail(s);
-  Log().info(
-      "{} documents, {} words: {} perturbed ({} unchanged), OOV {} masked, {} kept, {} "
-      "dropped",
-      summary.documents, summary.words, summary.perturbed, summary.unchanged, summary.oov_masked,
-      summary.oov_kept, summary.oov_dropped);
+  Log().info("{} documents, {} words: {} perturbed, OOV {} masked, {} kept, {} dropped",
+             summary.documents, summary.words, summary.perturbed, summary.oov_masked,
+             summary.oov_kept, summary.oov_dropped);
   return 0;
 }
 
@@ -189,6 +220,47 @@ int RunPrepare(int argc, char** argv) {
                  st.vocab_size, st.delta_min, st.delta_max);
     }
   }
+  return 0;
+}
+
+int RunLedger(int argc, char** argv) {
+  CLI::App app{"dpsanitize ledger: work with privacy ledgers.\n"
+               "  dpsanitize ledger show L.json\n"
+               "  dpsanitize ledger merge A.json B.json ... -o ALL.json"};
+  app.require_subcommand(1);
+  std::string show_path;
+  auto* show = app.add_subcommand("show", "Print a short human summary of a ledger");
+  show->add_option("LEDGER", show_path, "Ledger file")->required();
+  std::vector<std::string> inputs;
+  std::string out;
+  auto* merge = app.add_subcommand("merge", "Combine the ledgers of shards of one job");
+  merge->add_option("LEDGERS", inputs, "Shard ledgers")->required();
+  merge->add_option("-o,--output", out, "Merged ledger to write (atomically)")->required();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return ParseFailure(app, e);
+  }
+  if (show->parsed()) {
+    auto j = ReadLedger(show_path);
+    if (!j.ok()) return Fail(j.status());
+    std::fputs(ShowLedger(j.value()).c_str(), stdout);
+    return 0;
+  }
+  std::vector<nlohmann::json> shards;
+  for (const std::string& p : inputs) {
+    if (SameFile(p, out)) return Fail(UsageError("{}: -o would overwrite an input ledger", out));
+    auto j = ReadLedger(p);
+    if (!j.ok()) return Fail(j.status());
+    shards.push_back(std::move(j).value());
+  }
+  auto merged = MergeLedgers(shards, inputs, kVersion, NowUtc());
+  if (!merged.ok()) return Fail(merged.status());
+  auto file = AtomicFile::Create(out);
+  if (!file.ok()) return Fail(file.status());
+  Status s = file.value()->Write(merged.value().dump(2) + "\n");
+  if (s.ok()) s = file.value()->Commit();
+  if (!s.ok()) return Fail(s);
   return 0;
 }
 
@@ -263,5 +335,6 @@ int main(int argc, char** argv) {
   const std::string sub = argc > 1 ? argv[1] : "";
   if (sub == "prepare") return RunPrepare(argc - 1, argv + 1);
   if (sub == "calibrate") return RunCalibrate(argc - 1, argv + 1);
+  if (sub == "ledger") return RunLedger(argc - 1, argv + 1);
   return RunSanitize(argc, argv);
 }

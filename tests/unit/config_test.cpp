@@ -10,6 +10,7 @@ namespace {
 Config Tg(double eps) {
   Config c;
   c.eps = eps;
+  c.no_ledger = true;  // stdout output needs --ledger or --no-ledger
   return c;
 }
 
@@ -28,7 +29,9 @@ TEST(ConfigTest, EpsMustBeFinitePositive) {
   ExpectUsage(Tg(-3), "--eps -3");
   ExpectUsage(Tg(std::nan("")), "--eps nan");
   ExpectUsage(Tg(INFINITY), "--eps inf");
-  ExpectUsage(Config(), "--eps: required");
+  Config none;
+  none.no_ledger = true;
+  ExpectUsage(none, "--eps: required");
 }
 
 TEST(ConfigTest, ExpertFlagsNeedGumbelScale) {
@@ -39,6 +42,7 @@ TEST(ConfigTest, ExpertFlagsNeedGumbelScale) {
   c.delta_max = 10;
   ExpectUsage(c, "--mu/--delta-max");
   Config e;
+  e.no_ledger = true;
   e.gumbel_scale = 2;
   e.mu = 3;
   e.delta_max = 10;
@@ -46,6 +50,7 @@ TEST(ConfigTest, ExpertFlagsNeedGumbelScale) {
   e.eps = 50;
   ExpectUsage(e, "not both");
   Config neg;
+  neg.no_ledger = true;
   neg.gumbel_scale = -1;
   ExpectUsage(neg, "--gumbel-scale -1");
 }
@@ -72,6 +77,44 @@ TEST(ConfigTest, OtherLimits) {
   c = Tg(50);
   c.oov_token = "a\nb";
   ExpectUsage(c, "--oov-token");
+}
+
+TEST(ConfigTest, StdoutNeedsLedgerChoice) {
+  Config c;
+  c.eps = 50;
+  ExpectUsage(c, "--ledger PATH or --no-ledger");
+  c.ledger = "l.json";
+  EXPECT_TRUE(Validate(c).ok());
+  c.no_ledger = true;
+  ExpectUsage(c, "at most one");
+  Config f = Tg(50);
+  f.no_ledger = false;
+  f.output = "out.txt";
+  EXPECT_TRUE(Validate(f).ok());
+  EXPECT_EQ(LedgerPath(f), "out.txt.ledger.json");
+  f.ledger = "out.txt";
+  ExpectUsage(f, "--ledger out.txt");
+}
+
+TEST(ConfigTest, JsonlSettings) {
+  Config c = Tg(50);
+  c.input = "records.jsonl";
+  EXPECT_EQ(ResolvedFormat(c), InputFormat::kJsonl);
+  ExpectUsage(c, "--text-field: required");
+  c.text_fields = {"text"};
+  EXPECT_TRUE(Validate(c).ok());
+  c.id_field = "text";
+  ExpectUsage(c, "also a --text-field");
+  c.id_field = "id";
+  c.doc_mode = DocMode::kParagraph;
+  ExpectUsage(c, "--doc");
+  Config t = Tg(50);
+  t.input = "a.txt";
+  EXPECT_EQ(ResolvedFormat(t), InputFormat::kText);
+  t.text_fields = {"text"};
+  ExpectUsage(t, "only for --format jsonl");
+  t.format = InputFormat::kJsonl;
+  EXPECT_TRUE(Validate(t).ok());
 }
 
 TEST(ConfigTest, ExitCodes) {

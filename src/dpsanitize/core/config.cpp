@@ -25,6 +25,25 @@ Status CheckPositive(const std::optional<double>& v, const char* flag) {
 }
 }  // namespace
 
+namespace {
+bool EndsWith(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+}  // namespace
+
+InputFormat ResolvedFormat(const Config& c) {
+  if (c.format != InputFormat::kAuto) return c.format;
+  return EndsWith(c.input, ".jsonl") || EndsWith(c.input, ".ndjson") ? InputFormat::kJsonl
+                                                                      : InputFormat::kText;
+}
+
+std::string LedgerPath(const Config& c) {
+  if (c.no_ledger) return "";
+  if (c.ledger) return *c.ledger;
+  if (c.output == "-") return "";
+  return c.output + ".ledger.json";
+}
+
 Status Validate(const Config& c) {
   DPS_RETURN_IF_ERROR(CheckPositive(c.eps, "--eps"));
   DPS_RETURN_IF_ERROR(CheckPositive(c.gumbel_scale, "--gumbel-scale"));
@@ -65,6 +84,30 @@ Status Validate(const Config& c) {
   if (c.neighbor_depth == 0) return UsageError("--neighbor-depth 0: must be at least 1");
   if (c.oov == OovPolicy::kMask && c.oov_token.find('\n') != std::string::npos) {
     return UsageError("--oov-token: must not contain a newline");
+  }
+  if (ResolvedFormat(c) == InputFormat::kJsonl) {
+    if (c.text_fields.empty()) {
+      return UsageError("--text-field: required for JSONL input (the string fields to rewrite)");
+    }
+    if (c.doc_mode != DocMode::kLine) {
+      return UsageError("--doc: only for plain text; a JSONL record is one document");
+    }
+    for (const std::string& f : c.text_fields) {
+      if (c.id_field && f == *c.id_field) {
+        return UsageError("--id-field {}: is also a --text-field", f);
+      }
+    }
+  } else {
+    if (!c.text_fields.empty()) return UsageError("--text-field: only for --format jsonl");
+    if (c.id_field) return UsageError("--id-field: only for --format jsonl");
+  }
+  if (c.ledger && c.no_ledger) return UsageError("--ledger and --no-ledger: give at most one");
+  if (c.output == "-" && !c.ledger && !c.no_ledger) {
+    return UsageError(
+        "--ledger PATH or --no-ledger: one is required when the output is stdout");
+  }
+  if (c.ledger && (*c.ledger == c.input || *c.ledger == c.output || c.ledger->empty())) {
+    return UsageError("--ledger {}: must be a path other than the input and the output", *c.ledger);
   }
   if (c.input != "-" && c.input.empty()) return UsageError("input: empty path");
   if (c.output.empty()) return UsageError("output: empty path");

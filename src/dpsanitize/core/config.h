@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "dpsanitize/core/status.h"
 
@@ -15,6 +16,10 @@ enum class MechanismKind { kTg, kMvl, kIdentity /* library-only: no privacy */ }
 enum class OovPolicy { kMask, kKeep, kDrop };
 enum class CaseMode { kPreserve, kLower };
 enum class MvlSearch { kExact, kHnsw };
+enum class InputFormat { kAuto, kText, kJsonl };
+enum class DocMode { kLine, kParagraph, kFile };
+enum class BadRecordPolicy { kError, kSkip };
+enum class ProgressMode { kAuto, kAlways, kNever };
 
 struct Config {
   std::string input = "-";   // path, or "-" for stdin
@@ -37,7 +42,22 @@ struct Config {
   uint64_t max_line = 16u << 20;  // bytes per line (document), excluding newline
   uint64_t neighbor_depth = 64;   // cached neighbours per word (deeper draws scan)
   bool quiet = false;             // no warnings on stderr
+  InputFormat format = InputFormat::kAuto;  // kAuto: jsonl for .jsonl/.ndjson inputs, else text
+  DocMode doc_mode = DocMode::kLine;        // plain text: what one document is
+  std::vector<std::string> text_fields;     // JSONL: top-level string fields to rewrite
+  std::optional<std::string> id_field;      // JSONL: document id field (default: position)
+  BadRecordPolicy on_bad_record = BadRecordPolicy::kError;  // JSONL: invalid records
+  std::optional<std::string> ledger;  // ledger path; default OUT.ledger.json for a file OUT
+  bool no_ledger = false;             // write no ledger
+  ProgressMode progress = ProgressMode::kAuto;  // progress line on stderr (auto: on a TTY)
+  std::string tool_version = "unknown";         // recorded in the ledger
 };
+
+// The input format after inference from the input's name.
+InputFormat ResolvedFormat(const Config& config);
+
+// The ledger path, or "" when no ledger is written.
+std::string LedgerPath(const Config& config);
 
 // Checks option values and combinations; usage errors name the option.
 Status Validate(const Config& config);

@@ -1,7 +1,10 @@
-// Sanitize: the whole run. Reads documents (lines) in bounded memory,
-// tokenizes them, perturbs every in-vocabulary word with the configured
-// mechanism on worker threads, applies the OOV policy and case patterns, and
-// writes the documents in input order, atomically when the output is a file.
+// Sanitize: the whole run. Reads the input in batches of whole lines in
+// bounded memory; splits each batch into documents (lines, paragraphs, the
+// whole file, or JSONL records with their text fields); tokenizes and looks
+// up words and perturbs every in-vocabulary word with the configured
+// mechanism on worker threads; applies the OOV policy and case patterns; and
+// writes the output in input order, atomically when it is a file, followed by
+// the privacy ledger.
 //
 //   Config c; c.input = "in.txt"; c.output = "out.txt"; c.eps = 50;
 //   RunSummary summary;
@@ -10,6 +13,9 @@
 #define DPSANITIZE_PIPELINE_SANITIZE_H_
 
 #include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
 
 #include "dpsanitize/core/config.h"
 #include "dpsanitize/pipeline/engine.h"
@@ -20,14 +26,17 @@ struct RunSummary {
   uint64_t documents = 0;
   uint64_t words = 0;      // words in the input (in and out of vocabulary)
   uint64_t perturbed = 0;  // in-vocabulary words passed through the mechanism
-  uint64_t unchanged = 0;  // ... of which the mechanism returned the same word
   uint64_t oov_masked = 0;
   uint64_t oov_kept = 0;
   uint64_t oov_dropped = 0;
-  uint64_t max_words_per_document = 0;
+  uint64_t bad_records_skipped = 0;
+  uint64_t documents_with_kept_oov = 0;
+  std::map<uint64_t, uint64_t> words_per_document;  // word count -> documents
   uint64_t bytes_in = 0;
+  std::optional<std::string> output_sha256;  // hex, when the output is a file
   RandomnessKind randomness = RandomnessKind::kCsprng;
   Calibration calibration;
+  std::string ledger_path;  // "" when none was written
 };
 
 Status Sanitize(const Config& config, RunSummary* summary);

@@ -1,0 +1,85 @@
+// The privacy ledger (spec section 6; schema in docs/ledger.md).
+//
+// A JSON document written next to every output that states what guarantee
+// the output has: mechanism and every parameter with the basis of epsilon,
+// embedding identity, randomness kind, input settings, totals, the
+// per-document statement with the words-per-document distribution, and the
+// SHA-256 of the output. It never holds input words, the original -> output
+// mapping, a hash of the input, the seed or the key.
+//
+//   nlohmann::json j = BuildLedger(facts);          // after a run
+//   DPS_ASSIGN_OR_RETURN(auto all, MergeLedgers({a, b}));  // shards of one job
+//   std::string text = ShowLedger(j);
+#ifndef DPSANITIZE_LEDGER_LEDGER_H_
+#define DPSANITIZE_LEDGER_LEDGER_H_
+
+#include <cstdint>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "dpsanitize/core/status.h"
+
+namespace dpsanitize {
+
+inline constexpr const char* kLedgerFormat = "dpsanitize-ledger/1";
+
+// Everything a ledger states, gathered by the pipeline (no text in here).
+struct LedgerFacts {
+  std::string tool_version;
+  std::string created_utc;  // ISO 8601
+  // Mechanism.
+  std::string mechanism;  // "tg" or "mvl"
+  std::optional<double> eps;
+  std::string eps_basis;        // "nominal", "proven" or "none"
+  std::string eps_basis_detail;  // e.g. the calibration's name
+  std::map<std::string, double> parameters;  // mu, b, a, delta_min, delta_max, eps_min...
+  std::map<std::string, std::string> parameter_notes;  // delta_max_kind, mvl_search...
+  // Embedding.
+  std::string embedding_name;
+  std::string embedding_sha256;
+  uint64_t embedding_entries = 0;
+  uint64_t vocab_size = 0;
+  uint32_t dim = 0;
+  // Randomness: "csprng", "seeded" or "keyed".
+  std::string randomness;
+  // Input settings.
+  std::map<std::string, nlohmann::json> input;
+  // Totals.
+  uint64_t documents = 0;
+  uint64_t words = 0;
+  uint64_t words_perturbed = 0;
+  uint64_t oov_masked = 0;
+  uint64_t oov_kept = 0;
+  uint64_t oov_dropped = 0;
+  uint64_t bad_records_skipped = 0;
+  uint64_t documents_with_kept_oov = 0;
+  // Words per document: number of documents with each word count.
+  std::map<uint64_t, uint64_t> words_per_document;
+  std::optional<std::string> output_sha256;  // when the output is a file
+  std::string output_name;                   // file name (no folder), or "-"
+};
+
+nlohmann::json BuildLedger(const LedgerFacts& facts);
+
+// Combines shard ledgers of one job; refuses ledgers whose mechanism,
+// parameters, embedding, randomness kind or input settings differ.
+StatusOr<nlohmann::json> MergeLedgers(const std::vector<nlohmann::json>& shards,
+                                      const std::vector<std::string>& names,
+                                      const std::string& tool_version,
+                                      const std::string& created_utc);
+
+// Reads and checks a ledger file.
+StatusOr<nlohmann::json> ReadLedger(const std::string& path);
+
+// A short human summary.
+std::string ShowLedger(const nlohmann::json& ledger);
+
+// Current UTC time, ISO 8601.
+std::string NowUtc();
+
+}  // namespace dpsanitize
+
+#endif  // DPSANITIZE_LEDGER_LEDGER_H_

@@ -1,0 +1,29 @@
+// A progress line on stderr ("\r"-refreshed a few times a second): bytes and
+// documents done, words per second, and the ETA when the input size is known.
+// Counts only; never text.
+#ifndef DPSANITIZE_PIPELINE_PROGRESS_H_
+#define DPSANITIZE_PIPELINE_PROGRESS_H_
+
+#include <chrono>
+#include <cstdint>
+
+namespace dpsanitize {
+
+class ProgressMeter {
+ public:
+  // `total_bytes` 0 when unknown.
+  ProgressMeter(bool enabled, uint64_t total_bytes);
+  void Update(uint64_t bytes, uint64_t documents, uint64_t words);
+  void Finish();
+
+ private:
+  void Print(uint64_t bytes, uint64_t documents, uint64_t words);
+  bool enabled_;
+  uint64_t total_;
+  std::chrono::steady_clock::time_point start_, last_;
+  bool printed_ = false;
+};
+
+}  // namespace dpsanitize
+
+#endif  // DPSANITIZE_PIPELINE_PROGRESS_H_
