@@ -24,6 +24,7 @@ using namespace dpsanitize;
 constexpr const char* kVersion = DPSANITIZE_VERSION;
 
 int Fail(const Status& s) {
+  if (s.code() == StatusCode::kBrokenPipe) return 0;  // the reader went away: not an error
   std::fprintf(stderr, "dpsanitize: %s\n", s.message().c_str());
   return ExitCodeFor(s);
 }
@@ -90,8 +91,7 @@ Exit status: 0 success, 1 runtime or data error, 2 usage error, 130 interrupted.
 int RunSanitize(int argc, char** argv) {
   CLI::App app{
       "dpsanitize: rewrite text with word-level metric differential privacy.\n"
-      "Usage: dpsanitize [options] IN OUT   ('-' is stdin / stdout; with OUT '-', give\n"
-      "--ledger PATH or --no-ledger)"};
+      "IN and OUT may be '-' (stdin / stdout); with OUT '-', give --ledger PATH or --no-ledger."};
   app.footer(kFooter);
   app.set_version_flag("--version", std::string("dpsanitize ") + kVersion);
   app.get_formatter()->column_width(34);
@@ -194,7 +194,7 @@ int RunPrepare(int argc, char** argv) {
       "dpsanitize prepare: convert an embedding (GloVe text, .vec text, wink JSON or a "
       "prepared file) into the prepared binary format, with exact delta_min and "
       "certified delta_max for the given vocabulary sizes.\n"
-      "Usage: dpsanitize prepare IN OUT"};
+      "(IN may be the GloVe or .vec text of any embedding)"};
   std::string in, out;
   std::vector<uint64_t> sizes{50000};
   bool quiet = false;
@@ -285,6 +285,7 @@ int RunCalibrate(int argc, char** argv) {
     return ParseFailure(app, e);
   }
   c.mechanism = kMechanisms.at(mechanism);
+  c.no_ledger = true;  // calibrate writes no output and no ledger
   Log().set_level(spdlog::level::warn);
   auto engine = OpenEngine(c, /*build_mechanism=*/false);
   if (!engine.ok()) return Fail(engine.status());

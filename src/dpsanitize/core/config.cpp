@@ -80,6 +80,9 @@ Status Validate(const Config& c) {
   if (c.max_line > (uint64_t{1} << 31)) {
     return UsageError("--max-line {}: at most 2147483648 bytes", c.max_line);
   }
+  if (c.first_doc_id >= (uint64_t{1} << 62)) {
+    return UsageError("--first-doc-id {}: must be below 2^62", c.first_doc_id);
+  }
   if (c.threads > 1024) return UsageError("--threads {}: at most 1024", c.threads);
   if (c.neighbor_depth == 0) return UsageError("--neighbor-depth 0: must be at least 1");
   if (c.oov == OovPolicy::kMask && c.oov_token.find('\n') != std::string::npos) {
