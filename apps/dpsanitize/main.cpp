@@ -172,8 +172,8 @@ int RunSanitize(int argc, char** argv) {
                : doc == "file"    ? DocMode::kFile
                                   : DocMode::kLine;
   c.on_bad_record = bad == "skip" ? BadRecordPolicy::kSkip : BadRecordPolicy::kError;
-  c.progress = progress ? ProgressMode::kAlways
-                        : (c.quiet ? ProgressMode::kNever : ProgressMode::kAuto);
+  c.progress =
+      progress ? ProgressMode::kAlways : (c.quiet ? ProgressMode::kNever : ProgressMode::kAuto);
   c.tool_version = kVersion;
   c.mechanism = kMechanisms.at(mechanism);
   c.oov = oov == "mask" ? OovPolicy::kMask : oov == "keep" ? OovPolicy::kKeep : OovPolicy::kDrop;
@@ -224,9 +224,10 @@ int RunPrepare(int argc, char** argv) {
 }
 
 int RunLedger(int argc, char** argv) {
-  CLI::App app{"dpsanitize ledger: work with privacy ledgers.\n"
-               "  dpsanitize ledger show L.json\n"
-               "  dpsanitize ledger merge A.json B.json ... -o ALL.json"};
+  CLI::App app{
+      "dpsanitize ledger: work with privacy ledgers.\n"
+      "  dpsanitize ledger show L.json\n"
+      "  dpsanitize ledger merge A.json B.json ... -o ALL.json"};
   app.require_subcommand(1);
   std::string show_path;
   auto* show = app.add_subcommand("show", "Print a short human summary of a ledger");

@@ -101,9 +101,10 @@ TEST_F(LedgerTest, BasisAndRandomnessKinds) {
 
 TEST_F(LedgerTest, NoInputWordLeaksIntoLedgerLogsOrErrors) {
   const std::vector<std::string> planted = {"Zebulonquartz", "zebulonquartz", "Xylofrandic",
-                                            "october", "tuesday", "president"};
-  dir_.Write("in.txt", "On Tuesday in October the President met Zebulonquartz.\n"
-                       "Xylofrandic said nothing.\n");
+                                            "october",       "tuesday",       "president"};
+  dir_.Write("in.txt",
+             "On Tuesday in October the President met Zebulonquartz.\n"
+             "Xylofrandic said nothing.\n");
   const RunResult r = RunBinary(
       Arguments({"--log-level", "trace", "--progress", "in.txt", "out.txt"}), {dir_.path()});
   ASSERT_EQ(r.exit_code, 0) << r.Describe();
@@ -114,8 +115,8 @@ TEST_F(LedgerTest, NoInputWordLeaksIntoLedgerLogsOrErrors) {
   }
   // Errors: a bad record and invalid UTF-8 after the planted words.
   dir_.Write("bad.jsonl", "{\"text\": \"Zebulonquartz october\", \"x\": Xylofrandic}\n");
-  RunResult bad = RunBinary(Arguments({"--text-field", "text", "bad.jsonl", "o.jsonl"}),
-                            {dir_.path()});
+  RunResult bad =
+      RunBinary(Arguments({"--text-field", "text", "bad.jsonl", "o.jsonl"}), {dir_.path()});
   EXPECT_EQ(bad.exit_code, 1);
   dir_.Write("bad.txt", "Zebulonquartz october \xFF Xylofrandic\n");
   RunResult bad2 = RunBinary(Arguments({"bad.txt", "o.txt"}), {dir_.path()});
@@ -150,9 +151,8 @@ TEST_F(LedgerTest, JsonlPassesUntouchedFieldsThroughByteForByte) {
   const std::string input = prefix1 + R"("The house is big.")" + "}\n\n" + rec2_before +
                             R"("A good day")" + rec2_after + "\r\n";
   dir_.Write("in.jsonl", input);
-  const RunResult r =
-      RunBinary(Arguments({"--text-field", "text", "--seed", "j", "in.jsonl", "out.jsonl"}),
-                {dir_.path()});
+  const RunResult r = RunBinary(
+      Arguments({"--text-field", "text", "--seed", "j", "in.jsonl", "out.jsonl"}), {dir_.path()});
   ASSERT_EQ(r.exit_code, 0) << r.Describe();
   const std::vector<std::string> lines = SplitLines(dir_.Read("out.jsonl"));
   ASSERT_EQ(lines.size(), 3u);
@@ -190,15 +190,15 @@ TEST_F(LedgerTest, EveryBadRecordCase) {
     std::remove(dir_.File("out.jsonl").c_str());
     const std::string good = R"({"text": "the house", "id": "a"})";
     dir_.Write("in.jsonl", good + "\n" + c.record + "\n" + R"({"text": "a day", "id": 9})" + "\n");
-    RunResult r = RunBinary(
-        Arguments({"--text-field", "text", "--id-field", "id", "in.jsonl", "out.jsonl"}),
-        {dir_.path()});
+    RunResult r =
+        RunBinary(Arguments({"--text-field", "text", "--id-field", "id", "in.jsonl", "out.jsonl"}),
+                  {dir_.path()});
     EXPECT_EQ(r.exit_code, 1) << c.record;
     EXPECT_NE(r.err.find("line 2"), std::string::npos) << r.err;
     EXPECT_NE(r.err.find(c.message), std::string::npos) << r.err;
     EXPECT_FALSE(dir_.Has("out.jsonl"));
-    r = RunBinary(Arguments({"--text-field", "text", "--id-field", "id", "--on-bad-record",
-                             "skip", "in.jsonl", "out.jsonl"}),
+    r = RunBinary(Arguments({"--text-field", "text", "--id-field", "id", "--on-bad-record", "skip",
+                             "in.jsonl", "out.jsonl"}),
                   {dir_.path()});
     ASSERT_EQ(r.exit_code, 0) << c.record << r.Describe();
     EXPECT_EQ(SplitLines(dir_.Read("out.jsonl")).size(), 2u);
@@ -248,14 +248,14 @@ TEST_F(LedgerTest, ShardLedgersMergeIntoTheWholeRunsLedger) {
           .exit_code,
       0);
   EXPECT_EQ(dir_.Read("a.out") + dir_.Read("b.out"), dir_.Read("all.out"));
-  const RunResult m = RunBinary(
-      {"ledger", "merge", "a.out.ledger.json", "b.out.ledger.json", "-o", "merged.json"},
-      {dir_.path()});
+  const RunResult m =
+      RunBinary({"ledger", "merge", "a.out.ledger.json", "b.out.ledger.json", "-o", "merged.json"},
+                {dir_.path()});
   ASSERT_EQ(m.exit_code, 0) << m.Describe();
   const json merged = Ledger("merged.json");
   const json whole = Ledger("all.out.ledger.json");
-  for (const char* key : {"mechanism", "embedding", "randomness", "input", "totals",
-                          "per_document"}) {
+  for (const char* key :
+       {"mechanism", "embedding", "randomness", "input", "totals", "per_document"}) {
     EXPECT_EQ(merged.at(key), whole.at(key)) << key;
   }
   EXPECT_EQ(merged.at("outputs").size(), 2u);
@@ -269,9 +269,9 @@ TEST_F(LedgerTest, MergeRefusesDifferentJobs) {
   dir_.Write("a.txt", "the house\n");
   ASSERT_EQ(RunBinary(Arguments({"a.txt", "a.out"}, "50"), {dir_.path()}).exit_code, 0);
   ASSERT_EQ(RunBinary(Arguments({"a.txt", "b.out"}, "60"), {dir_.path()}).exit_code, 0);
-  ASSERT_EQ(RunBinary(Arguments({"--case", "lower", "a.txt", "c.out"}, "50"), {dir_.path()})
-                .exit_code,
-            0);
+  ASSERT_EQ(
+      RunBinary(Arguments({"--case", "lower", "a.txt", "c.out"}, "50"), {dir_.path()}).exit_code,
+      0);
   RunResult r = RunBinary(
       {"ledger", "merge", "a.out.ledger.json", "b.out.ledger.json", "-o", "m.json"}, {dir_.path()});
   EXPECT_EQ(r.exit_code, 1);

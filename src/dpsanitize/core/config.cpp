@@ -27,14 +27,15 @@ Status CheckPositive(const std::optional<double>& v, const char* flag) {
 
 namespace {
 bool EndsWith(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 }  // namespace
 
 InputFormat ResolvedFormat(const Config& c) {
   if (c.format != InputFormat::kAuto) return c.format;
   return EndsWith(c.input, ".jsonl") || EndsWith(c.input, ".ndjson") ? InputFormat::kJsonl
-                                                                      : InputFormat::kText;
+                                                                     : InputFormat::kText;
 }
 
 std::string LedgerPath(const Config& c) {
@@ -106,8 +107,7 @@ Status Validate(const Config& c) {
   }
   if (c.ledger && c.no_ledger) return UsageError("--ledger and --no-ledger: give at most one");
   if (c.output == "-" && !c.ledger && !c.no_ledger) {
-    return UsageError(
-        "--ledger PATH or --no-ledger: one is required when the output is stdout");
+    return UsageError("--ledger PATH or --no-ledger: one is required when the output is stdout");
   }
   if (c.ledger && (*c.ledger == c.input || *c.ledger == c.output || c.ledger->empty())) {
     return UsageError("--ledger {}: must be a path other than the input and the output", *c.ledger);

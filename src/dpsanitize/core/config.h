@@ -39,9 +39,9 @@ struct Config {
   OovPolicy oov = OovPolicy::kMask;
   std::string oov_token = "<unk>";  // placeholder for --oov mask
   CaseMode case_mode = CaseMode::kPreserve;
-  uint64_t max_line = 16u << 20;  // bytes per line (document), excluding newline
-  uint64_t neighbor_depth = 64;   // cached neighbours per word (deeper draws scan)
-  bool quiet = false;             // no warnings on stderr
+  uint64_t max_line = 16u << 20;            // bytes per line (document), excluding newline
+  uint64_t neighbor_depth = 64;             // cached neighbours per word (deeper draws scan)
+  bool quiet = false;                       // no warnings on stderr
   InputFormat format = InputFormat::kAuto;  // kAuto: jsonl for .jsonl/.ndjson inputs, else text
   DocMode doc_mode = DocMode::kLine;        // plain text: what one document is
   std::vector<std::string> text_fields;     // JSONL: top-level string fields to rewrite

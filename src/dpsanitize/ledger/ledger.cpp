@@ -139,9 +139,9 @@ json BuildLedger(const LedgerFacts& f) {
                  {"bad_records_skipped", f.bad_records_skipped}};
   j["per_document"] =
       Guarantee(mech, f.randomness, f.documents, f.documents_with_kept_oov, f.words_per_document);
-  j["outputs"] = json::array(
-      {{{"name", f.output_name},
-        {"sha256", f.output_sha256 ? json(*f.output_sha256) : json(nullptr)}}});
+  j["outputs"] =
+      json::array({{{"name", f.output_name},
+                    {"sha256", f.output_sha256 ? json(*f.output_sha256) : json(nullptr)}}});
   return j;
 }
 
@@ -154,8 +154,8 @@ StatusOr<json> ReadLedger(const std::string& path) {
     return DataError("{}: not a {} ledger (format \"{}\")", path, kLedgerFormat,
                      j.value("format", std::string("?")));
   }
-  for (const char* key : {"mechanism", "embedding", "randomness", "input", "totals",
-                          "per_document", "outputs"}) {
+  for (const char* key :
+       {"mechanism", "embedding", "randomness", "input", "totals", "per_document", "outputs"}) {
     if (!j.contains(key)) return DataError("{}: ledger has no \"{}\"", path, key);
   }
   return j;
@@ -212,8 +212,8 @@ StatusOr<json> MergeLedgers(const std::vector<json>& shards, const std::vector<s
     merged_from.push_back({{"ledger", names[i]}, {"created_utc", s.value("created_utc", "")}});
   }
   out["totals"] = totals;
-  out["per_document"] = Guarantee(first.at("mechanism"), first.at("randomness").at("kind"),
-                                  documents, kept, hist);
+  out["per_document"] =
+      Guarantee(first.at("mechanism"), first.at("randomness").at("kind"), documents, kept, hist);
   out["outputs"] = outputs;
   out["merged_from"] = merged_from;
   return out;
@@ -234,8 +234,9 @@ std::string ShowLedger(const json& j) {
   std::string params;
   for (auto it = p.begin(); it != p.end(); ++it) {
     if (!params.empty()) params += ", ";
-    params += it.key() + " " + (it.value().is_number() ? fmt::format("{:g}", it.value().get<double>())
-                                                       : it.value().get<std::string>());
+    params += it.key() + " " +
+              (it.value().is_number() ? fmt::format("{:g}", it.value().get<double>())
+                                      : it.value().get<std::string>());
   }
   s << "parameters  " << params << "\n";
   const json& e = j.at("embedding");

@@ -33,9 +33,9 @@ struct LedgerFacts {
   // Mechanism.
   std::string mechanism;  // "tg" or "mvl"
   std::optional<double> eps;
-  std::string eps_basis;        // "nominal", "proven" or "none"
-  std::string eps_basis_detail;  // e.g. the calibration's name
-  std::map<std::string, double> parameters;  // mu, b, a, delta_min, delta_max, eps_min...
+  std::string eps_basis;                               // "nominal", "proven" or "none"
+  std::string eps_basis_detail;                        // e.g. the calibration's name
+  std::map<std::string, double> parameters;            // mu, b, a, delta_min, delta_max, eps_min...
   std::map<std::string, std::string> parameter_notes;  // delta_max_kind, mvl_search...
   // Embedding.
   std::string embedding_name;

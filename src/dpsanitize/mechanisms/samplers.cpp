@@ -1,26 +1,50 @@
 #include "dpsanitize/mechanisms/samplers.h"
 
 #include <algorithm>
-#include <boost/math/special_functions/gamma.hpp>
 #include <limits>
 
 namespace dpsanitize {
 
-namespace bm = boost::math;
+namespace {
+
+// ln of the Poisson(mu) pmf at k, without normalisation; mu = 0 is the point
+// mass at 0.
+double LogPoissonTerm(double mu, uint64_t k) {
+  if (mu == 0) return k == 0 ? 0.0 : -std::numeric_limits<double>::infinity();
+  const double kk = static_cast<double>(k);
+  return kk * std::log(mu) - mu - std::lgamma(kk + 1.0);
+}
+
+double LogAddExp(double a, double b) {
+  if (a == -std::numeric_limits<double>::infinity()) return b;
+  if (b == -std::numeric_limits<double>::infinity()) return a;
+  const double m = std::max(a, b);
+  return m + std::log1p(std::exp(-std::fabs(a - b)));
+}
+
+}  // namespace
 
 TruncatedPoisson::TruncatedPoisson(double mu, uint64_t kmax) : mu_(mu), kmax_(kmax) {
-  // P(Poisson(mu) <= kmax) = Q(kmax + 1, mu); its upper tail P(kmax + 1, mu).
-  const double tail_beyond = bm::gamma_p(static_cast<double>(kmax) + 1.0, mu);
-  const double norm = bm::gamma_q(static_cast<double>(kmax) + 1.0, mu);
-  log_norm_ = std::log(norm);
-  for (uint64_t k = 0;; ++k) {
-    if (k >= kmax) {
-      sf_.push_back(0.0);
-      break;
-    }
-    const double s = (bm::gamma_p(static_cast<double>(k) + 1.0, mu) - tail_beyond) / norm;
-    sf_.push_back(std::max(0.0, s));
-    if (s < 0x1.0p-55) break;
+  // All in log space, so that no regime (mu = 0, mu far above kmax, long
+  // tails) loses the distribution to cancellation: the survival function is
+  // a sum of pmf terms from the top down, smallest first.
+  std::vector<double> log_terms(kmax + 1);
+  double log_norm = -std::numeric_limits<double>::infinity();
+  for (uint64_t k = 0; k <= kmax; ++k) {
+    log_terms[k] = LogPoissonTerm(mu, k);
+    log_norm = LogAddExp(log_norm, log_terms[k]);
+  }
+  log_norm_ = log_norm;
+  std::vector<double> sf(kmax + 1, 0.0);  // sf[k] = P(K > k)
+  double tail = 0.0;
+  for (uint64_t k = kmax; k > 0; --k) {
+    tail += std::exp(log_terms[k] - log_norm);
+    sf[k - 1] = std::min(1.0, tail);
+  }
+  // Keep the table up to the first entry below 2^-55 (uniforms are >= 2^-54).
+  for (uint64_t k = 0; k <= kmax; ++k) {
+    sf_.push_back(sf[k]);
+    if (sf[k] < 0x1.0p-55) break;
   }
 }
 
@@ -32,34 +56,27 @@ uint64_t TruncatedPoisson::Sample(double v) const {
 
 double TruncatedPoisson::Pmf(uint64_t k) const {
   if (k > kmax_) return 0.0;
-  const double kk = static_cast<double>(k);
-  return std::exp(kk * std::log(mu_) - mu_ - std::lgamma(kk + 1.0) - log_norm_);
+  return std::exp(LogPoissonTerm(mu_, k) - log_norm_);
 }
 
 double TruncatedPoisson::Survival(uint64_t k) const {
   if (k >= kmax_) return 0.0;
-  const double tail_beyond = bm::gamma_p(static_cast<double>(kmax_) + 1.0, mu_);
-  return (bm::gamma_p(static_cast<double>(k) + 1.0, mu_) - tail_beyond) / std::exp(log_norm_);
+  if (k < sf_.size()) return sf_[k];  // the very values Sample() inverts
+  return std::exp(LogTailAtLeast(k + 1));
 }
 
 double TruncatedPoisson::LogTailAtLeast(uint64_t r) const {
   if (r == 0) return 0.0;
   if (r > kmax_) return -std::numeric_limits<double>::infinity();
-  // P(r <= K <= kmax) / norm; for a far tail use the leading pmf terms in
-  // log space, which gamma_p would round to 0.
-  const double p =
-      bm::gamma_p(static_cast<double>(r), mu_) - bm::gamma_p(static_cast<double>(kmax_) + 1.0, mu_);
-  if (p > 1e-290) return std::log(p) - log_norm_;
-  // Sum pmf(r..) in log space until terms are negligible.
+  // ln sum_{k >= r} pmf(k): past the mode the terms fall at least
+  // geometrically, so stop once they no longer change the sum.
   double log_sum = -std::numeric_limits<double>::infinity();
-  for (uint64_t k = r; k <= kmax_ && k < r + 100000; ++k) {
-    const double kk = static_cast<double>(k);
-    const double lt = kk * std::log(mu_) - mu_ - std::lgamma(kk + 1.0);
-    const double m = std::max(log_sum, lt);
-    log_sum = m + std::log(std::exp(log_sum - m) + std::exp(lt - m));
-    if (lt < log_sum - 40) break;
+  for (uint64_t k = r; k <= kmax_; ++k) {
+    const double lt = LogPoissonTerm(mu_, k);
+    log_sum = LogAddExp(log_sum, lt);
+    if (static_cast<double>(k) > mu_ && (lt < log_sum - 45 || std::isinf(lt))) break;
   }
-  return log_sum - log_norm_;
+  return std::min(0.0, log_sum - log_norm_);
 }
 
 TruncatedGumbel::TruncatedGumbel(double b, double delta) : b_(b), delta_(delta) {

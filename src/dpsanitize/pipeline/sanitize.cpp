@@ -1,11 +1,10 @@
 #include "dpsanitize/pipeline/sanitize.h"
 
 #include <fcntl.h>
+#include <simdjson.h>
 #include <sodium.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <simdjson.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -41,9 +40,9 @@ struct Token {
 struct Unit {
   uint64_t doc;  // document index in the run (text) or id (JSONL)
   uint32_t field;
-  uint32_t text_begin, text_size;    // into Part::text
-  uint32_t token_begin, token_end;   // into Part::tokens
-  uint32_t draw_begin, draw_end;     // into Part::draws
+  uint32_t text_begin, text_size;   // into Part::text
+  uint32_t token_begin, token_end;  // into Part::tokens
+  uint32_t draw_begin, draw_end;    // into Part::draws
   uint32_t words;
   uint32_t oov;  // out-of-vocabulary words
 };
@@ -142,8 +141,8 @@ void AnalyzeText(const BatchContext& ctx, Part* p) {
 }
 
 // Parses one JSONL line into *r, adding a unit per text field.
-void AnalyzeRecord(const BatchContext& ctx, std::string_view line, uint64_t record_index,
-                   Part* p, Record* r) {
+void AnalyzeRecord(const BatchContext& ctx, std::string_view line, uint64_t record_index, Part* p,
+                   Record* r) {
   thread_local simdjson::dom::parser validator;
   thread_local simdjson::ondemand::parser parser;
   thread_local std::string padded;
@@ -231,8 +230,8 @@ void AnalyzeRecord(const BatchContext& ctx, std::string_view line, uint64_t reco
       } else if (type == simdjson::ondemand::json_type::number) {
         uint64_t x;
         if (v.get_uint64().get(x) || x >= kStringIdBit) {
-          r->error = fmt::format("field \"{}\" is not a string or an integer in [0, 2^63)",
-                                 *c.id_field);
+          r->error =
+              fmt::format("field \"{}\" is not a string or an integer in [0, 2^63)", *c.id_field);
           return;
         }
         r->id = x;
@@ -546,9 +545,8 @@ Status SanitizeWith(Engine& e, const RunKey& key, RunSummary* summary) {
   *summary = RunSummary();
   summary->randomness = key.kind;
   summary->calibration = e.calibration;
-  const bool show_progress =
-      c.progress == ProgressMode::kAlways ||
-      (c.progress == ProgressMode::kAuto && !c.quiet && ::isatty(2));
+  const bool show_progress = c.progress == ProgressMode::kAlways ||
+                             (c.progress == ProgressMode::kAuto && !c.quiet && ::isatty(2));
   ProgressMeter progress(show_progress, total_bytes);
   const unsigned hw = std::max(1u, std::thread::hardware_concurrency());
   const size_t nthreads = c.threads == 0 ? hw : c.threads;
@@ -634,9 +632,10 @@ Status SanitizeWith(Engine& e, const RunKey& key, RunSummary* summary) {
           if (r.error.empty() && c.id_field) {
             auto [it, inserted] = seen_ids.emplace(r.id, line);
             if (!inserted) {
-              return DataError("{}: line {}: document id in \"{}\" repeats the one on line {}; "
-                               "ids must be unique within a run",
-                               in_name, line, *c.id_field, it->second);
+              return DataError(
+                  "{}: line {}: document id in \"{}\" repeats the one on line {}; "
+                  "ids must be unique within a run",
+                  in_name, line, *c.id_field, it->second);
             }
           }
           if (!r.error.empty()) {
@@ -737,8 +736,9 @@ Status Sanitize(const Config& config, RunSummary* summary) {
   if (config.seed) {
     key = RunKey::FromSeed(*config.seed);
     if (!config.quiet) {
-      Log().warn("--seed: the noise is reproducible by anyone who knows or guesses the seed; "
-                 "this output carries no privacy guarantee");
+      Log().warn(
+          "--seed: the noise is reproducible by anyone who knows or guesses the seed; "
+          "this output carries no privacy guarantee");
     }
   } else if (config.key_file) {
     DPS_ASSIGN_OR_RETURN(key, RunKey::FromFile(*config.key_file));
