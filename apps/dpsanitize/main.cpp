@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "audit_command.h"
 #include "dpsanitize/core/config.h"
 #include "dpsanitize/core/log.h"
 #include "dpsanitize/ledger/ledger.h"
@@ -85,6 +86,7 @@ Subcommands:
   dpsanitize prepare IN OUT        convert an embedding to the prepared format
   dpsanitize calibrate --eps E     print the derived noise parameters
   dpsanitize ledger show|merge     summarise or merge privacy ledgers
+  dpsanitize audit --eps E         measure the mechanism's actual privacy loss
 
 Exit status: 0 success, 1 runtime or data error, 2 usage error, 130 interrupted.)";
 
@@ -338,5 +340,6 @@ int main(int argc, char** argv) {
   if (sub == "prepare") return RunPrepare(argc - 1, argv + 1);
   if (sub == "calibrate") return RunCalibrate(argc - 1, argv + 1);
   if (sub == "ledger") return RunLedger(argc - 1, argv + 1);
+  if (sub == "audit") return RunAuditCommand(argc - 1, argv + 1);
   return RunSanitize(argc, argv);
 }

@@ -1,0 +1,1 @@
+#include "dpsanitize/audit/audit.h"
