@@ -204,6 +204,10 @@ int RunPrepare(int argc, char** argv) {
   app.add_option("OUT", out, "Prepared embedding to write (atomically)")->required();
   app.add_option("--vocab-size", sizes, "Vocabulary sizes to store calibration inputs for")
       ->capture_default_str();
+  uint32_t neighbors = 64;
+  app.add_option("--neighbors", neighbors,
+                 "Exact neighbours per word to store for the first vocabulary size (0: none)")
+      ->capture_default_str();
   app.add_flag("-q,--quiet", quiet, "No progress on stderr");
   try {
     app.parse(argc, argv);
@@ -212,11 +216,15 @@ int RunPrepare(int argc, char** argv) {
   }
   if (!quiet) Log().set_level(spdlog::level::info);
   PrepareReport r;
-  const Status s = Prepare(in, out, sizes, &r);
+  const Status s = Prepare(in, out, sizes, neighbors, &r);
   if (!s.ok()) return Fail(s);
   if (!quiet) {
     Log().info("{}: {} words ({} usable), dimension {}, sha256 {}", out, r.words, r.usable, r.dim,
                r.sha256);
+    if (r.table_k > 0) {
+      Log().info("  neighbour table: {} nearest words of each of the {} vocabulary words",
+                 r.table_k, r.table_vocab_size);
+    }
     for (const VocabStats& st : r.stats) {
       Log().info("  |V| = {}: delta_min = {:.6g} (exact), delta_max = {:.6g} (certified bound)",
                  st.vocab_size, st.delta_min, st.delta_max);

@@ -75,10 +75,11 @@ TEST(EmbeddingTest, PreparedRoundTrip) {
   TempDir dir;
   WriteFile(dir.File("e.txt"), "the 0 0\nof 3 4\nhouse 6 8\n\xE2\x80\x9C 1 1\n");
   PrepareReport report;
-  ASSERT_TRUE(Prepare(dir.File("e.txt"), dir.File("e.dpsemb"), {50000}, &report).ok());
+  ASSERT_TRUE(Prepare(dir.File("e.txt"), dir.File("e.dpsemb"), {50000}, 2, &report).ok());
   EXPECT_EQ(report.usable, 3u);
   ASSERT_EQ(report.stats.size(), 1u);
   EXPECT_DOUBLE_EQ(report.stats[0].delta_min, 5.0);
+  EXPECT_EQ(report.table_k, 2u);
   auto text = Embedding::Open(dir.File("e.txt"));
   auto bin = Embedding::Open(dir.File("e.dpsemb"));
   ASSERT_TRUE(bin.ok()) << bin.status().message();
@@ -104,7 +105,7 @@ TEST(EmbeddingTest, PreparedRoundTrip) {
 TEST(EmbeddingTest, FixtureConvertsAndFindsWords) {
   TempDir dir;
   PrepareReport report;
-  ASSERT_TRUE(Prepare(DPS_FIXTURE_VEC, dir.File("f.dpsemb"), {50000, 1000}, &report).ok());
+  ASSERT_TRUE(Prepare(DPS_FIXTURE_VEC, dir.File("f.dpsemb"), {50000, 1000}, 64, &report).ok());
   EXPECT_EQ(report.words, 5000u);
   EXPECT_EQ(report.dim, 100u);
   ASSERT_EQ(report.stats.size(), 2u);
@@ -118,6 +119,18 @@ TEST(EmbeddingTest, FixtureConvertsAndFindsWords) {
   EXPECT_FALSE(v.Find("October").has_value());  // keys are lower case
   // Word ids follow frequency order: "the" is the most frequent word.
   EXPECT_EQ(*v.Find("the"), 0u);
+  // The stored neighbour table holds the exact lists of this vocabulary.
+  const NeighborTable& t = e.value()->neighbor_table();
+  ASSERT_EQ(t.k, 64u);
+  ASSERT_EQ(t.vocab_size, v.size());
+  std::vector<Neighbor> expected;
+  for (WordId w = 0; w < v.size(); w += 97) {
+    ExactNeighborsScan(v.vectors(), w, 64, &expected);
+    for (size_t j = 0; j < 64; ++j) {
+      ASSERT_EQ(t.row(w)[j].id, expected[j].id) << w << " " << j;
+      ASSERT_EQ(t.row(w)[j].dist, expected[j].dist);
+    }
+  }
 }
 
 class BinaryCorruptionTest : public ::testing::Test {
@@ -125,7 +138,7 @@ class BinaryCorruptionTest : public ::testing::Test {
   void SetUp() override {
     WriteFile(dir_.File("e.txt"), "the 0 0\nof 3 4\nhouse 6 8\n");
     PrepareReport report;
-    ASSERT_TRUE(Prepare(dir_.File("e.txt"), path_ = dir_.File("e.dpsemb"), {10}, &report).ok());
+    ASSERT_TRUE(Prepare(dir_.File("e.txt"), path_ = dir_.File("e.dpsemb"), {10}, 0, &report).ok());
     bytes_ = ReadFile(path_);
   }
   TempDir dir_;

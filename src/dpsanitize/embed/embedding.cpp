@@ -1,13 +1,15 @@
 // Embedding readers and the prepared binary format.
 //
 // Prepared format, version 1 (little-endian; docs/embedding-format.md):
-//   [0,128)   header: magic "DPSEMB\0\n", version, dim, count, section
+//   [0,256)   header: magic "DPSEMB\0\n", version, dim, count, section
 //             offsets, file size, SHA-256 of the content, header checksum
 //   vectors   count * dim float32, 64-byte aligned
 //   offsets   (count + 1) uint64 byte offsets into the word blob
 //   words     UTF-8 words, concatenated
 //   flags     count bytes: 1 when the entry is usable (one tokenizer word)
 //   stats     stats_count records of 64 bytes (VocabStats)
+//   table     optional: for each word of one vocabulary, its k nearest other
+//             words as {uint32 id, uint32 0, float64 distance}, exact
 // The header checksum (BLAKE2b-64 over the header and the stats records) is
 // checked on every open; the content SHA-256 is computed once by `prepare`
 // and identifies the embedding in the ledger without re-hashing per run.
@@ -34,8 +36,8 @@ namespace dpsanitize {
 namespace {
 
 constexpr char kMagic[8] = {'D', 'P', 'S', 'E', 'M', 'B', '\0', '\n'};
-constexpr uint32_t kVersion = 1;
-constexpr size_t kHeaderSize = 128;
+constexpr uint32_t kVersion = 2;
+constexpr size_t kHeaderSize = 256;
 constexpr size_t kStatsRecord = 64;
 
 struct Header {
@@ -54,6 +56,12 @@ struct Header {
   uint64_t file_size;
   uint8_t content_sha256[32];
   uint8_t checksum[8];  // BLAKE2b-64 of the header (this field zeroed) + stats
+  // Version 2: an optional neighbour table (table_k 0 when absent).
+  uint64_t table_offset;      // 64-byte aligned: vocab * k records of 16 bytes
+  uint64_t table_vocab_size;  // |V| of the vocabulary it belongs to
+  uint32_t table_k;           // neighbours per word
+  uint32_t table_filter_version;
+  uint8_t reserved[104];
 };
 static_assert(sizeof(Header) == kHeaderSize, "header layout");
 
@@ -77,12 +85,16 @@ std::string Hex(const uint8_t* p, size_t n) {
   return s;
 }
 
-void HeaderChecksum(const Header& h, const uint8_t* stats, size_t stats_bytes, uint8_t out[8]) {
+// Version 1 files have the first 128 bytes of the header only.
+constexpr size_t kHeaderSizeV1 = 128;
+
+void HeaderChecksum(const Header& h, size_t header_len, const uint8_t* stats, size_t stats_bytes,
+                    uint8_t out[8]) {
   Header copy = h;
   std::memset(copy.checksum, 0, sizeof(copy.checksum));
   crypto_generichash_state st;
   crypto_generichash_init(&st, nullptr, 0, 8);
-  crypto_generichash_update(&st, reinterpret_cast<const uint8_t*>(&copy), sizeof(copy));
+  crypto_generichash_update(&st, reinterpret_cast<const uint8_t*>(&copy), header_len);
   if (stats_bytes > 0) crypto_generichash_update(&st, stats, stats_bytes);
   crypto_generichash_final(&st, out, 8);
 }
@@ -158,7 +170,7 @@ class MappedEmbedding : public Embedding {
 
 StatusOr<std::unique_ptr<Embedding>> MappedEmbedding::Open(const std::string& path, int fd,
                                                            size_t size) {
-  if (size < kHeaderSize) {
+  if (size < kHeaderSizeV1) {
     return DataError("{}: truncated prepared embedding ({} bytes, the header alone is {})", path,
                      size, kHeaderSize);
   }
@@ -170,12 +182,21 @@ StatusOr<std::unique_ptr<Embedding>> MappedEmbedding::Open(const std::string& pa
   emb->path_ = path;
   emb->prepared_ = true;
   const auto* base = static_cast<const uint8_t*>(map);
-  Header h;
-  std::memcpy(&h, base, sizeof(h));
+  Header h{};
+  std::memcpy(&h, base, kHeaderSizeV1);
   if (std::memcmp(h.magic, kMagic, sizeof(kMagic)) != 0) {
     return DataError("{}: not a prepared dpsanitize embedding (wrong magic)", path);
   }
-  if (h.version != kVersion) {
+  // Version 1 (no neighbour table) is still read.
+  const size_t header_len = h.version == 1 ? kHeaderSizeV1 : kHeaderSize;
+  if (h.version == kVersion) {
+    if (size < kHeaderSize) {
+      return DataError("{}: truncated prepared embedding ({} bytes, the header alone is {})", path,
+                       size, kHeaderSize);
+    }
+    std::memcpy(&h, base, kHeaderSize);
+  }
+  if (h.version != kVersion && h.version != 1) {
     return DataError(
         "{}: prepared embedding format version {} is not supported (this build reads "
         "version {}); run `dpsanitize prepare` again",
@@ -188,16 +209,16 @@ StatusOr<std::unique_ptr<Embedding>> MappedEmbedding::Open(const std::string& pa
   }
   const uint64_t stats_bytes = uint64_t{h.stats_count} * kStatsRecord;
   const bool in_range = h.dim > 0 && h.count > 0 && h.count < (uint64_t{1} << 40) &&
-                        h.vectors_offset % 64 == 0 && h.vectors_offset >= kHeaderSize &&
+                        h.vectors_offset % 64 == 0 && h.vectors_offset >= header_len &&
                         h.vectors_offset + h.count * h.dim * sizeof(float) <= h.offsets_offset &&
                         h.offsets_offset % 8 == 0 &&
                         h.offsets_offset + (h.count + 1) * sizeof(uint64_t) <= h.words_offset &&
                         h.words_offset + h.words_size <= h.flags_offset &&
                         h.flags_offset + h.count <= h.stats_offset && h.stats_offset % 8 == 0 &&
-                        h.stats_offset + stats_bytes <= size;
+                        h.stats_offset + stats_bytes <= size && h.table_offset <= size;
   if (!in_range) return DataError("{}: corrupt prepared embedding (bad section offsets)", path);
   uint8_t sum[8];
-  HeaderChecksum(h, base + h.stats_offset, stats_bytes, sum);
+  HeaderChecksum(h, header_len, base + h.stats_offset, stats_bytes, sum);
   if (std::memcmp(sum, h.checksum, 8) != 0) {
     return DataError("{}: corrupt prepared embedding (header checksum mismatch)", path);
   }
@@ -211,6 +232,17 @@ StatusOr<std::unique_ptr<Embedding>> MappedEmbedding::Open(const std::string& pa
     return DataError("{}: corrupt prepared embedding (word table size)", path);
   }
   emb->sha256_ = Hex(h.content_sha256, 32);
+  if (h.table_k > 0) {
+    const uint64_t bytes = h.table_vocab_size * h.table_k * sizeof(Neighbor);
+    if (h.table_offset % 64 != 0 || h.table_offset < h.stats_offset + stats_bytes ||
+        h.table_offset + bytes > size || h.table_vocab_size > h.count) {
+      return DataError("{}: corrupt prepared embedding (bad neighbour table offsets)", path);
+    }
+    emb->table_.vocab_size = h.table_vocab_size;
+    emb->table_.k = h.table_k;
+    emb->table_.filter_version = h.table_filter_version;
+    emb->table_.rows = reinterpret_cast<const Neighbor*>(base + h.table_offset);
+  }
   for (uint32_t i = 0; i < h.stats_count; ++i) {
     StatsRecord r;
     std::memcpy(&r, base + h.stats_offset + i * kStatsRecord, sizeof(r));
@@ -456,8 +488,8 @@ StatusOr<std::unique_ptr<Embedding>> Embedding::Open(const std::string& path) {
   return r;
 }
 
-Status WritePrepared(const Embedding& emb, const std::vector<VocabStats>& stats, int fd,
-                     const std::string& name) {
+Status WritePrepared(const Embedding& emb, const std::vector<VocabStats>& stats,
+                     const NeighborTable& table, int fd, const std::string& name) {
   const uint64_t count = emb.size();
   const uint32_t dim = emb.dim();
   std::vector<uint64_t> offsets(count + 1, 0);
@@ -474,7 +506,7 @@ Status WritePrepared(const Embedding& emb, const std::vector<VocabStats>& stats,
   h.version = kVersion;
   h.dim = dim;
   h.count = count;
-  h.vectors_offset = 128;
+  h.vectors_offset = kHeaderSize;
   h.offsets_offset = align(h.vectors_offset + count * dim * sizeof(float), 64);
   h.words_offset = h.offsets_offset + (count + 1) * sizeof(uint64_t);
   h.words_size = blob.size();
@@ -483,6 +515,14 @@ Status WritePrepared(const Embedding& emb, const std::vector<VocabStats>& stats,
   h.stats_count = static_cast<uint32_t>(stats.size());
   h.filter_version = kFilterVersion;
   h.file_size = h.stats_offset + stats.size() * kStatsRecord;
+  const uint64_t table_bytes = table.vocab_size * table.k * sizeof(Neighbor);
+  if (table.k > 0) {
+    h.table_offset = align(h.file_size, 64);
+    h.table_vocab_size = table.vocab_size;
+    h.table_k = table.k;
+    h.table_filter_version = table.filter_version;
+    h.file_size = h.table_offset + table_bytes;
+  }
   ContentSha256(dim, count, emb.vector(0), offsets.data(), blob.data(), h.content_sha256);
   std::vector<uint8_t> stat_bytes(stats.size() * kStatsRecord, 0);
   for (size_t i = 0; i < stats.size(); ++i) {
@@ -494,7 +534,7 @@ Status WritePrepared(const Embedding& emb, const std::vector<VocabStats>& stats,
     r.filter_version = stats[i].filter_version;
     std::memcpy(stat_bytes.data() + i * kStatsRecord, &r, sizeof(r));
   }
-  HeaderChecksum(h, stat_bytes.data(), stat_bytes.size(), h.checksum);
+  HeaderChecksum(h, kHeaderSize, stat_bytes.data(), stat_bytes.size(), h.checksum);
   auto pad = [&](uint64_t written, uint64_t target) -> Status {
     if (target > written) return WriteAll(fd, std::string(target - written, '\0'), name);
     return Status::Ok();
@@ -512,9 +552,13 @@ Status WritePrepared(const Embedding& emb, const std::vector<VocabStats>& stats,
   DPS_RETURN_IF_ERROR(
       WriteAll(fd, std::string_view(reinterpret_cast<const char*>(flags.data()), count), name));
   DPS_RETURN_IF_ERROR(pad(h.flags_offset + count, h.stats_offset));
-  return WriteAll(
+  DPS_RETURN_IF_ERROR(WriteAll(
       fd, std::string_view(reinterpret_cast<const char*>(stat_bytes.data()), stat_bytes.size()),
-      name);
+      name));
+  if (table.k == 0) return Status::Ok();
+  DPS_RETURN_IF_ERROR(pad(h.stats_offset + stat_bytes.size(), h.table_offset));
+  return WriteAll(fd, std::string_view(reinterpret_cast<const char*>(table.rows), table_bytes),
+                  name);
 }
 
 }  // namespace dpsanitize

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "dpsanitize/core/status.h"
+#include "dpsanitize/core/vector_set.h"
 
 namespace dpsanitize {
 
@@ -36,6 +37,18 @@ struct VocabStats {
   bool delta_max_exact = false;  // false: 2 * max distance to the centroid
   uint32_t filter_version = kFilterVersion;
 };
+
+// Exact neighbour lists of one vocabulary (the first vocab_size usable
+// entries): row w holds the k nearest other words of word id w, sorted by
+// (distance, id), distances in double precision.
+struct NeighborTable {
+  uint64_t vocab_size = 0;
+  uint32_t k = 0;  // 0: no table
+  uint32_t filter_version = kFilterVersion;
+  const Neighbor* rows = nullptr;  // vocab_size * k
+  const Neighbor* row(WordId w) const { return rows + static_cast<size_t>(w) * k; }
+};
+static_assert(sizeof(Neighbor) == 16, "table records are {uint32 id, uint32 pad, f64 dist}");
 
 class Embedding {
  public:
@@ -58,6 +71,8 @@ class Embedding {
   const std::string& content_sha256() const { return sha256_; }
   // Stored calibration inputs (prepared files only).
   const std::vector<VocabStats>& stats() const { return stats_; }
+  // The stored neighbour table (k == 0 when there is none).
+  const NeighborTable& neighbor_table() const { return table_; }
 
  protected:
   Embedding() = default;
@@ -71,12 +86,13 @@ class Embedding {
   const uint8_t* flags_ = nullptr;
   std::string sha256_;
   std::vector<VocabStats> stats_;
+  NeighborTable table_;
 };
 
-// Writes `emb` in the prepared binary format to `fd`, with `stats`.
-// `name` is used in error messages.
-Status WritePrepared(const Embedding& emb, const std::vector<VocabStats>& stats, int fd,
-                     const std::string& name);
+// Writes `emb` in the prepared binary format to `fd`, with `stats` and
+// `table` (k == 0: none). `name` is used in error messages.
+Status WritePrepared(const Embedding& emb, const std::vector<VocabStats>& stats,
+                     const NeighborTable& table, int fd, const std::string& name);
 
 }  // namespace dpsanitize
 

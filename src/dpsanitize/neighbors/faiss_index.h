@@ -61,6 +61,22 @@ class NeighborCache : public NeighborSource {
   std::vector<std::unique_ptr<std::vector<Neighbor>>> lists_;
 };
 
+// Lists from a prepared neighbour table (memory-mapped, zero copy); draws
+// deeper than the table scan exactly.
+class TableNeighborSource : public NeighborSource {
+ public:
+  TableNeighborSource(const NeighborTable& table, VectorSet v) : table_(table), v_(v) {}
+  const Neighbor* Nearest(WordId word, size_t k, std::vector<Neighbor>* scratch) const override {
+    if (k <= table_.k) return table_.row(word);
+    ExactNeighborsScan(v_, word, k, scratch);
+    return scratch->data();
+  }
+
+ private:
+  NeighborTable table_;
+  VectorSet v_;
+};
+
 enum class NearestSearch { kExact, kHnsw };
 
 // A nearest-word finder over `v` (mvl post-processing).

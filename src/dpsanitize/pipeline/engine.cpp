@@ -90,6 +90,15 @@ StatusOr<std::unique_ptr<Engine>> OpenEngine(const Config& config, bool build_me
   const VectorSet vs = e->vocab->vectors();
   switch (config.mechanism) {
     case MechanismKind::kTg: {
+      const NeighborTable& table = e->embedding->neighbor_table();
+      if (table.k > 0 && table.vocab_size == cal.vocab_size &&
+          table.filter_version == kFilterVersion) {
+        // Prepared exact lists: no search at run time unless a draw is deeper.
+        e->table_source = std::make_unique<TableNeighborSource>(table, vs);
+        e->mechanism =
+            std::make_unique<TgMechanism>(cal.tg, cal.vocab_size, *e->table_source, nullptr);
+        break;
+      }
       DPS_ASSIGN_OR_RETURN(e->knn, ExactKnn::Create(vs));
       e->cache = std::make_unique<NeighborCache>(*e->knn, vs, config.neighbor_depth);
       NeighborCache* cache = e->cache.get();

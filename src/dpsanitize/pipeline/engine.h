@@ -43,6 +43,7 @@ struct Engine {
   Calibration calibration;
   std::unique_ptr<ExactKnn> knn;
   std::unique_ptr<NeighborCache> cache;
+  std::unique_ptr<TableNeighborSource> table_source;
   std::unique_ptr<NearestWordFinder> finder;
   std::unique_ptr<Mechanism> mechanism;
 };

@@ -1,6 +1,7 @@
 #include "dpsanitize/pipeline/prepare.h"
 
 #include <algorithm>
+#include <cstring>
 
 #include "dpsanitize/core/log.h"
 #include "dpsanitize/embed/vocabulary.h"
@@ -10,7 +11,8 @@
 namespace dpsanitize {
 
 Status Prepare(const std::string& in, const std::string& out,
-               const std::vector<uint64_t>& vocab_sizes, PrepareReport* report) {
+               const std::vector<uint64_t>& vocab_sizes, uint32_t neighbor_k,
+               PrepareReport* report) {
   if (SameFile(in, out)) {
     return UsageError("{}: output is the same file as the input; refusing to overwrite it", out);
   }
@@ -29,8 +31,42 @@ Status Prepare(const std::string& in, const std::string& out,
     DPS_ASSIGN_OR_RETURN(auto stats, ComputeVocabStats(vocab.vectors()));
     report->stats.push_back(stats);
   }
+  // Neighbour table for the first vocabulary: exact lists, so a tg draw with
+  // k <= neighbor_k needs no search at run time.
+  NeighborTable table;
+  std::vector<Neighbor> rows;
+  if (neighbor_k > 0 && !vocab_sizes.empty()) {
+    Vocabulary vocab(*emb, vocab_sizes[0]);
+    const VectorSet v = vocab.vectors();
+    const size_t k = std::min<size_t>(neighbor_k, v.n - 1);
+    Log().info("computing the {}-neighbour table of the {}-word vocabulary", k, v.n);
+    DPS_ASSIGN_OR_RETURN(auto knn, ExactKnn::Create(v));
+    rows.resize(v.n * k);
+    std::memset(static_cast<void*>(rows.data()), 0, rows.size() * sizeof(Neighbor));
+    constexpr size_t kChunk = 8192;
+    std::vector<WordId> words;
+    std::vector<std::vector<Neighbor>> lists;
+    for (size_t start = 0; start < v.n; start += kChunk) {
+      words.clear();
+      for (size_t w = start; w < std::min(v.n, start + kChunk); ++w) {
+        words.push_back(static_cast<WordId>(w));
+      }
+      DPS_RETURN_IF_ERROR(knn->Neighbors(words, k, &lists));
+      for (size_t i = 0; i < words.size(); ++i) {
+        for (size_t j = 0; j < k; ++j) {
+          rows[(start + i) * k + j].id = lists[i][j].id;
+          rows[(start + i) * k + j].dist = lists[i][j].dist;
+        }
+      }
+    }
+    table.vocab_size = v.n;
+    table.k = static_cast<uint32_t>(k);
+    table.rows = rows.data();
+    report->table_k = table.k;
+    report->table_vocab_size = table.vocab_size;
+  }
   DPS_ASSIGN_OR_RETURN(auto file, AtomicFile::Create(out));
-  DPS_RETURN_IF_ERROR(WritePrepared(*emb, report->stats, file->fd(), out));
+  DPS_RETURN_IF_ERROR(WritePrepared(*emb, report->stats, table, file->fd(), out));
   return file->Commit();
 }
 

@@ -1,6 +1,7 @@
 // Prepare: converts an embedding in any supported format into the prepared
 // binary format, with the calibration inputs (exact delta_min, certified
-// delta_max) of the perturbation vocabularies of the given sizes.
+// delta_max) of the perturbation vocabularies of the given sizes, and the
+// exact neighbour table of the first of them.
 #ifndef DPSANITIZE_PIPELINE_PREPARE_H_
 #define DPSANITIZE_PIPELINE_PREPARE_H_
 
@@ -19,10 +20,15 @@ struct PrepareReport {
   uint64_t usable = 0;
   std::vector<VocabStats> stats;
   std::string sha256;
+  uint32_t table_k = 0;           // neighbours per word in the stored table (0: none)
+  uint64_t table_vocab_size = 0;  // the vocabulary the table belongs to
 };
 
+// Stores calibration inputs for each of `vocab_sizes` and, when
+// `neighbor_k` > 0, the exact `neighbor_k`-neighbour table of the first one.
 Status Prepare(const std::string& in, const std::string& out,
-               const std::vector<uint64_t>& vocab_sizes, PrepareReport* report);
+               const std::vector<uint64_t>& vocab_sizes, uint32_t neighbor_k,
+               PrepareReport* report);
 
 }  // namespace dpsanitize
 
