@@ -27,11 +27,17 @@ void MvlMechanism::Perturb(const WordDraw* in, size_t n, const RunKey& key, Word
   const uint32_t dim = vectors_.dim;
   constexpr size_t kChunk = 256;
   std::vector<float> z(kChunk * dim);
+  DocKey doc;
+  bool have_doc = false;
   for (size_t start = 0; start < n; start += kChunk) {
     const size_t m = std::min(kChunk, n - start);
     for (size_t i = 0; i < m; ++i) {
       const WordDraw& d = in[start + i];
-      WordRng rng(key, d.doc_id, d.field, d.position);
+      if (!have_doc || d.doc_id != doc.doc_id) {
+        doc = DocKey(key, d.doc_id);
+        have_doc = true;
+      }
+      WordRng rng(doc, d.field, d.position);
       MvlNoisyPoint(vectors_.row(d.word), dim, eps_, rng, z.data() + i * dim);
     }
     finder_.FindNearest(z.data(), m, out + start);

@@ -72,21 +72,25 @@ StatusOr<RunKey> RunKey::FromFile(const std::string& path) {
   return k;
 }
 
-WordRng::WordRng(const RunKey& key, uint64_t doc_id, uint32_t field, uint64_t word_index) {
-  uint8_t msg[18 + 8 + 4 + 8];
-  std::memcpy(msg, "dpsanitize/word/v1", 18);
-  std::memcpy(msg + 18, &doc_id, 8);
-  std::memcpy(msg + 26, &field, 4);
-  std::memcpy(msg + 30, &word_index, 8);
-  crypto_generichash(seed_, sizeof(seed_), msg, sizeof(msg), key.bytes.data(), key.bytes.size());
+DocKey::DocKey(const RunKey& key, uint64_t doc) : doc_id(doc) {
+  uint8_t msg[17 + 8];
+  std::memcpy(msg, "dpsanitize/doc/v1", 17);
+  std::memcpy(msg + 17, &doc, 8);
+  crypto_generichash(bytes, sizeof(bytes), msg, sizeof(msg), key.bytes.data(), key.bytes.size());
+}
+
+WordRng::WordRng(const DocKey& doc, uint32_t field, uint64_t word_index) {
+  std::memcpy(key_, doc.bytes, sizeof(key_));
+  std::memcpy(nonce_, &field, 4);
+  std::memcpy(nonce_ + 4, &word_index, 8);
 }
 
 void WordRng::Refill() {
-  static const uint8_t kNonce[crypto_stream_chacha20_NONCEBYTES] = {0};
-  // The keystream of zero bytes, starting at block `block_` (64-byte blocks).
+  // The keystream itself (XOR into zeros), from 64-byte block `block_`.
   std::memset(buf_, 0, sizeof(buf_));
-  crypto_stream_chacha20_xor_ic(reinterpret_cast<uint8_t*>(buf_), reinterpret_cast<uint8_t*>(buf_),
-                                sizeof(buf_), kNonce, block_, seed_);
+  crypto_stream_chacha20_ietf_xor_ic(reinterpret_cast<uint8_t*>(buf_),
+                                     reinterpret_cast<uint8_t*>(buf_), sizeof(buf_), nonce_,
+                                     static_cast<uint32_t>(block_), key_);
   block_ += sizeof(buf_) / 64;
   pos_ = 0;
 }

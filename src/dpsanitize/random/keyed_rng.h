@@ -2,12 +2,16 @@
 //
 // A RunKey is 256 secret bits: fresh from the OS CSPRNG per run by default,
 // derived from --seed (reproducible, no guarantee), or from --key-file
-// (consistent noise across runs). Every word gets its own stream:
-//   seed_w = BLAKE2b-256(key = run key, msg = "dpsanitize/word/v1" || doc id
-//            || field index || word index)
-//   stream = ChaCha20(key = seed_w, nonce = 0)
+// (consistent noise across runs). Every word gets its own stream, an
+// equivalent of the spec's "keyed BLAKE2b per word, then ChaCha20" that
+// hashes once per document instead of once per word:
+//   doc_key = BLAKE2b-256(key = run key, msg = "dpsanitize/doc/v1" || doc id)
+//   stream  = ChaCha20-IETF(key = doc_key, nonce = field (u32) || word index
+//             (u64), block counter from 0)
 // so a word's draws depend only on (key, document id, field, word index),
-// never on threads, batches or shards, and two words never share draws.
+// never on threads, batches or shards, and two words never share draws:
+// distinct (field, word index) are distinct nonces under one document key,
+// and distinct documents have independent keys.
 #ifndef DPSANITIZE_RANDOM_KEYED_RNG_H_
 #define DPSANITIZE_RANDOM_KEYED_RNG_H_
 
@@ -37,9 +41,19 @@ struct RunKey {
 // Initialises libsodium once; safe to call from any thread.
 void InitRandomness();
 
+// The key of one document's streams (derive once per document).
+struct DocKey {
+  DocKey() = default;
+  DocKey(const RunKey& key, uint64_t doc_id);
+  uint8_t bytes[32] = {};
+  uint64_t doc_id = 0;
+};
+
 class WordRng {
  public:
-  WordRng(const RunKey& key, uint64_t doc_id, uint32_t field, uint64_t word_index);
+  WordRng(const RunKey& key, uint64_t doc_id, uint32_t field, uint64_t word_index)
+      : WordRng(DocKey(key, doc_id), field, word_index) {}
+  WordRng(const DocKey& doc, uint32_t field, uint64_t word_index);
 
   uint64_t NextU64() {
     if (pos_ == kWords) Refill();
@@ -51,7 +65,8 @@ class WordRng {
  private:
   static constexpr int kWords = 16;  // two ChaCha20 blocks per refill
   void Refill();
-  uint8_t seed_[32];
+  uint8_t key_[32];
+  uint8_t nonce_[12];
   uint64_t block_ = 0;
   uint64_t buf_[kWords];
   int pos_ = kWords;
