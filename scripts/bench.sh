@@ -11,7 +11,8 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 "$ROOT/scripts/fetch-embedding.sh"
 BIN="$ROOT/build/apps/dpsanitize/dpsanitize"
 FLOOR="$ROOT/build/bench/dps_bench"
-EMB="${XDG_DATA_HOME:-$HOME/.local/share}/dpsanitize/glove.6B.100d.dpsemb"
+EMB="${DPSANITIZE_EMBEDDING:-${XDG_DATA_HOME:-$HOME/.local/share}/dpsanitize/glove.6B.100d.dpsemb}"
+export DPSANITIZE_EMBEDDING="$EMB"
 CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/dpsanitize/bench"
 MB=100 RUNS=3
 if [ "${1:-}" = "--quick" ]; then MB=10 RUNS=1; fi
