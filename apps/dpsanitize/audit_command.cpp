@@ -68,7 +68,8 @@ std::string FindGnuplot() {
 Status RunGnuplot(const std::string& exe, const std::string& script) {
   char err_path[] = "/tmp/dpsanitize-gnuplot.XXXXXX";
   const int err_fd = ::mkstemp(err_path);
-  if (err_fd < 0) return IoError("--plot: cannot create a temporary file: {}", std::strerror(errno));
+  if (err_fd < 0)
+    return IoError("--plot: cannot create a temporary file: {}", std::strerror(errno));
   ::unlink(err_path);
   int in[2];
   if (::pipe(in) != 0) {

@@ -38,6 +38,7 @@
 #include <utility>
 
 #include "dpsanitize/mechanisms/mvl.h"
+#include "dpsanitize/mechanisms/samplers.h"
 #include "dpsanitize/neighbors/faiss_index.h"
 #include "dpsanitize/random/keyed_rng.h"
 
@@ -69,16 +70,19 @@ double Log1mExpOfLog(double a) {
 
 // QUADPACK qk15: Kronrod nodes (descending, last = 0) and weights, and the
 // weights of the embedded 7-point Gauss rule (nodes xgk[1], xgk[3], xgk[5], xgk[7]).
-constexpr double kXgk[8] = {0.991455371120812639206854697526329, 0.949107912342758524526189684047851,
-                            0.864864423359769072789712788640926, 0.741531185599394439863864773280788,
-                            0.586087235467691130294144845693013, 0.405845151377397166906606412076961,
-                            0.207784955007898467600689403773245, 0.0};
-constexpr double kWgk[8] = {0.022935322010529224963732008058970, 0.063092092629978553290700663189204,
-                            0.104790010322250183839876322541518, 0.140653259715525918745189590510238,
-                            0.169004726639267902826583426598550, 0.190350578064785409913256402421014,
-                            0.204432940075298892414161999234649, 0.209482141084727828012999174891714};
+constexpr double kXgk[8] = {
+    0.991455371120812639206854697526329, 0.949107912342758524526189684047851,
+    0.864864423359769072789712788640926, 0.741531185599394439863864773280788,
+    0.586087235467691130294144845693013, 0.405845151377397166906606412076961,
+    0.207784955007898467600689403773245, 0.0};
+constexpr double kWgk[8] = {
+    0.022935322010529224963732008058970, 0.063092092629978553290700663189204,
+    0.104790010322250183839876322541518, 0.140653259715525918745189590510238,
+    0.169004726639267902826583426598550, 0.190350578064785409913256402421014,
+    0.204432940075298892414161999234649, 0.209482141084727828012999174891714};
 constexpr double kWg[4] = {0.129484966168869693270611432679082, 0.279705391489276667901467771423780,
-                           0.381830050505118944950369775488975, 0.417959183673469387755102040816327};
+                           0.381830050505118944950369775488975,
+                           0.417959183673469387755102040816327};
 
 constexpr double kAbsTol = 1e-300;    // quadrature: absolute floor of the tolerance
 constexpr double kResolved = 1e-250;  // smaller integrals count as unresolved (lower bound 0)
@@ -127,8 +131,8 @@ double TruncatedGumbelLaw::Survival(double x) const {
   const double gap = (delta_ - x) / b_;
   // Far from D the difference e^{-x/b} - e^{-D/b} loses at most a factor
   // 1/(1 - e^{-1}) of relative accuracy; near D the log form keeps it.
-  const double u = gap > 1.0 ? std::exp(-x / b_) - exp_neg_ratio_
-                             : std::exp(-x / b_ + Log1mExp(gap));
+  const double u =
+      gap > 1.0 ? std::exp(-x / b_) - exp_neg_ratio_ : std::exp(-x / b_ + Log1mExp(gap));
   return std::min(1.0, s_scale_ * -std::expm1(-u));
 }
 
@@ -402,8 +406,9 @@ double TgLogLowerBound(const double* dist, size_t r, const TruncatedGumbelLaw& g
     return s;
   };
   for (int j = 1; j <= 15; ++j) best = std::max(best, value(lo + width * j / 16.0));
-  for (int m = 9; m <= 56; ++m) best = std::max(best, value(lo + width * std::ldexp(1.0, -m / 2) *
-                                                                    (m % 2 ? 0.70710678118654752 : 1.0)));
+  for (int m = 9; m <= 56; ++m)
+    best = std::max(
+        best, value(lo + width * std::ldexp(1.0, -m / 2) * (m % 2 ? 0.70710678118654752 : 1.0)));
   // A margin for rounding (lgamma, sums of up to |V| logarithms): far below
   // anything the audit reports.
   const double bound = log_pi + best;
@@ -419,12 +424,12 @@ StatusOr<Interval> ClopperPearson(uint64_t count, uint64_t n, double alpha) {
     const double k = static_cast<double>(count);
     const double nn = static_cast<double>(n);
     if (count > 0) {
-      iv.lo = boost::math::quantile(boost::math::beta_distribution<double>(k, nn - k + 1),
-                                    alpha / 2);
+      iv.lo =
+          boost::math::quantile(boost::math::beta_distribution<double>(k, nn - k + 1), alpha / 2);
     }
     if (count < n) {
-      iv.hi = boost::math::quantile(
-          boost::math::complement(boost::math::beta_distribution<double>(k + 1, nn - k), alpha / 2));
+      iv.hi = boost::math::quantile(boost::math::complement(
+          boost::math::beta_distribution<double>(k + 1, nn - k), alpha / 2));
     }
   } catch (const std::exception& e) {
     return InternalError("Clopper-Pearson ({} of {}): {}", count, n, e.what());
@@ -439,7 +444,7 @@ namespace {
 
 const char* const kCategories[] = {"nearest", "random", "distant", "dense", "sparse"};
 constexpr size_t kNumCategories = 5;
-constexpr uint64_t kPairDoc = 0x617564697400ULL;    // random streams of the pair sampling
+constexpr uint64_t kPairDoc = 0x617564697400ULL;     // random streams of the pair sampling
 constexpr uint64_t kMvlDoc = 0x6d766c0000000000ULL;  // + word id: Monte Carlo streams
 constexpr size_t kDenseNeighbors = 10;               // dense/sparse pairs: w' among w's 10 nearest
 
@@ -453,7 +458,7 @@ size_t UniformIndex(WordRng& rng, size_t n) {
 }
 
 double Median(std::vector<double> v) {
-  if (v.empty()) return 0;
+  if (v.empty()) return std::numeric_limits<double>::quiet_NaN();
   std::sort(v.begin(), v.end());
   const size_t m = v.size() / 2;
   return v.size() % 2 ? v[m] : 0.5 * (v[m - 1] + v[m]);
@@ -478,7 +483,8 @@ Status ParallelFor(size_t n, unsigned threads, F&& fn) {
       }
     }
   };
-  threads = std::max(1u, std::min<unsigned>(threads, static_cast<unsigned>(std::max<size_t>(n, 1))));
+  threads =
+      std::max(1u, std::min<unsigned>(threads, static_cast<unsigned>(std::max<size_t>(n, 1))));
   std::vector<std::thread> pool;
   for (unsigned t = 1; t < threads; ++t) pool.emplace_back(work);
   work();
@@ -512,8 +518,8 @@ struct FullList {
 // Everything the tg audit keeps per audited word.
 struct WordLaw {
   TgExactLaw law;
-  std::vector<WordId> ids;    // ranks 0..K
-  std::vector<double> dist;   // ranks 0..K
+  std::vector<WordId> ids;   // ranks 0..K
+  std::vector<double> dist;  // ranks 0..K
 };
 
 struct Sampled {
@@ -610,13 +616,14 @@ struct TgContext {
   const TruncatedGumbelLaw& gumbel;
   const PoissonLogLaw& poisson;
   size_t depth;
+  uint64_t k_impl;  // the sampler's largest k
 };
 
 // ln P[M(x) = rank r] bounds: exact (widened by the quadrature error) within
 // the depth, tail and threshold bounds beyond. `need_lower` false skips the
 // (costly) lower bound past the depth.
-LogInterval RankInterval(const TgContext& ctx, const WordLaw& law, const FullList& full,
-                         size_t r, bool need_lower) {
+LogInterval RankInterval(const TgContext& ctx, const WordLaw& law, const FullList& full, size_t r,
+                         bool need_lower) {
   LogInterval iv;
   // P <= P(k >= r) always; with a margin for rounding, as TgLogLowerBound.
   const double t = ctx.poisson.LogTailAtLeast(r);
@@ -657,13 +664,15 @@ void AuditTgPair(const TgContext& ctx, const AuditOptions& opt, const WordLaw& l
   std::sort(ys.begin(), ys.end());
   ys.erase(std::unique(ys.begin(), ys.end()), ys.end());
   double typ_lo = 0, typ_hi = 0, typ_est = 0;
+  WordId typ_y = out->w;
   size_t typical = 0;
   for (WordId y : ys) {
     const size_t r = fw.rank_of[y];
     const size_t r2 = fw2.rank_of[y];
     const bool in1 = r <= ctx.depth && lw.law.log_p[r] != kNegInf;
     const bool in2 = r2 <= ctx.depth && lw2.law.log_p[r2] != kNegInf;
-    const bool is_typical = (in1 && lw.law.log_p[r] >= log_typ) || (in2 && lw2.law.log_p[r2] >= log_typ);
+    const bool is_typical =
+        (in1 && lw.law.log_p[r] >= log_typ) || (in2 && lw2.law.log_p[r2] >= log_typ);
     const LogInterval a = RankInterval(ctx, lw, fw, r, is_typical);
     const LogInterval b = RankInterval(ctx, lw2, fw2, r2, is_typical);
     const double lo = std::max({0.0, Gap(a.lo, b.hi), Gap(b.lo, a.hi)});
@@ -676,7 +685,10 @@ void AuditTgPair(const TgContext& ctx, const AuditOptions& opt, const WordLaw& l
       const double mb = in2 ? lw2.law.log_p[r2] : 0.5 * (b.lo + b.hi);
       typ_lo = std::max(typ_lo, lo);
       typ_hi = std::max(typ_hi, hi);
-      typ_est = std::max(typ_est, std::fabs(ma - mb));
+      if (std::fabs(ma - mb) >= typ_est) {
+        typ_est = std::fabs(ma - mb);
+        typ_y = y;
+      }
     }
   }
   // Outputs past the depth on the lower-bounded side: a few candidates per
@@ -706,6 +718,21 @@ void AuditTgPair(const TgContext& ctx, const AuditOptions& opt, const WordLaw& l
       consider(std::max(0.0, Gap(l, u)), y);
     }
   }
+  // Outputs the implementation can give for one word and never for the other.
+  if (ctx.k_impl <= ctx.depth) {
+    double mass[2] = {0, 0};
+    for (int side = 0; side < 2; ++side) {
+      const WordLaw& l = side == 0 ? lw : lw2;
+      const FullList& other = side == 0 ? fw2 : fw;
+      for (size_t r = 0; r <= ctx.k_impl; ++r) {
+        if (other.rank_of[l.ids[r]] > ctx.k_impl) {
+          ++out->impossible_outputs;
+          mass[side] += std::exp(l.law.log_p[r]);
+        }
+      }
+    }
+    out->impossible_mass = std::max(mass[0], mass[1]);
+  }
   out->worst_lower = worst / d;
   out->worst_output = std::string(vocab.word(worst_y));
   out->worst_rank_w = fw.rank_of[worst_y];
@@ -714,6 +741,9 @@ void AuditTgPair(const TgContext& ctx, const AuditOptions& opt, const WordLaw& l
   out->typical_upper = typ_hi / d;
   out->typical_estimate = typ_est / d;
   out->typical_outputs = typical;
+  out->typical_output = std::string(vocab.word(typ_y));
+  out->typical_rank_w = fw.rank_of[typ_y];
+  out->typical_rank_w2 = fw2.rank_of[typ_y];
 }
 
 // Monte Carlo output counts of mvl for one word.
@@ -747,8 +777,8 @@ Status McWord(const VectorSet& vs, const NearestWordFinder& finder, double eps, 
   return Status::Ok();
 }
 
-Status AuditMvlPair(const McCounts& a, const McCounts& b, uint64_t samples,
-                    const AuditOptions& opt, const Vocabulary& vocab, AuditPair* out) {
+Status AuditMvlPair(const McCounts& a, const McCounts& b, uint64_t samples, const AuditOptions& opt,
+                    const Vocabulary& vocab, AuditPair* out) {
   std::vector<WordId> ys;
   for (const auto& [y, c] : a.counts) ys.push_back(y);
   for (const auto& [y, c] : b.counts) {
@@ -785,8 +815,8 @@ Status AuditMvlPair(const McCounts& a, const McCounts& b, uint64_t samples,
     }
     if (ca >= opt.min_count && cb >= opt.min_count) {
       ++well;
-      est = std::max(est, std::fabs(std::log(static_cast<double>(ca)) -
-                                    std::log(static_cast<double>(cb))));
+      est = std::max(
+          est, std::fabs(std::log(static_cast<double>(ca)) - std::log(static_cast<double>(cb))));
       upper = std::max({upper, Gap(std::log(ia.hi), lb), Gap(std::log(ib.hi), la)});
     }
   }
@@ -807,7 +837,7 @@ void Summarise(AuditReport* r) {
   for (size_t c = 0; c <= kNumCategories; ++c) {
     CategorySummary s;
     s.category = c < kNumCategories ? kCategories[c] : "all";
-    std::vector<double> dist, worst, typical;
+    std::vector<double> dist, worst, typical, mass;
     for (const AuditPair& p : r->pairs) {
       if (c < kNumCategories && p.category != kCategories[c]) continue;
       ++s.pairs;
@@ -820,11 +850,15 @@ void Summarise(AuditReport* r) {
       }
       s.exceeding += p.exceeds ? 1 : 0;
       s.typical_exceeding += p.typical_exceeds ? 1 : 0;
+      s.impossible += p.impossible_outputs > 0 ? 1 : 0;
+      mass.push_back(p.impossible_mass);
     }
     if (s.pairs == 0) continue;
+    if (typical.empty()) s.max_typical = std::numeric_limits<double>::quiet_NaN();
     s.median_distance = Median(dist);
     s.median_worst = Median(worst);
     s.median_typical = Median(typical);
+    s.median_impossible_mass = Median(mass);
     r->categories.push_back(s);
   }
 }
@@ -910,7 +944,9 @@ StatusOr<AuditReport> RunAudit(const Embedding& embedding, const Vocabulary& voc
           "threshold {:g}; use a larger depth",
           depth, depth, report.log_tail_beyond_depth, opt.typical_threshold);
     }
-    const TgContext ctx{vs, gumbel, poisson, depth};
+    // Uniforms are (j + 1/2) 2^-53, so the smallest is 2^-54.
+    report.implementation_k_max = TruncatedPoisson(params.mu, kmax).Sample(0x1p-54);
+    const TgContext ctx{vs, gumbel, poisson, depth, report.implementation_k_max};
 
     const auto t1 = std::chrono::steady_clock::now();
     std::vector<WordLaw> laws(words.size());
@@ -975,8 +1011,8 @@ StatusOr<AuditReport> RunAudit(const Embedding& embedding, const Vocabulary& voc
     report.seconds_laws = Seconds(t1);
     const auto t2 = std::chrono::steady_clock::now();
     for (AuditPair& out : report.pairs) {
-      DPS_RETURN_IF_ERROR(AuditMvlPair(mc[index_of.at(out.w)], mc[index_of.at(out.w2)],
-                                       opt.samples, opt, vocab, &out));
+      DPS_RETURN_IF_ERROR(AuditMvlPair(mc[index_of.at(out.w)], mc[index_of.at(out.w2)], opt.samples,
+                                       opt, vocab, &out));
     }
     report.seconds_pairs = Seconds(t2);
   }
@@ -1048,6 +1084,11 @@ nlohmann::json AuditReportToJson(const AuditReport& r) {
                        {"delta_min", r.delta_min},
                        {"depth", r.depth},
                        {"log_p_k_beyond_depth", Finite(r.log_tail_beyond_depth)}};
+    j["implementation"] = {
+        {"k_max", r.implementation_k_max},
+        {"note",
+         "the sampler never draws k > k_max (uniform resolution 2^-54): outputs ranked beyond it "
+         "have probability exactly 0 in the implementation"}};
     j["quadrature"] = {{"method", "adaptive Gauss-Kronrod (7, 15), panels split at the kinks"},
                        {"rel_tol", r.quad_rel_tol},
                        {"max_rel_err_estimate", r.max_quad_rel_err},
@@ -1057,8 +1098,9 @@ nlohmann::json AuditReportToJson(const AuditReport& r) {
         {"worst_lower",
          "certified lower bound of max_y |ln P[M(w)=y] - ln P[M(w')=y]| / d(w, w') over all "
          "outputs"},
-        {"typical", "over outputs with P >= 1e-6 under either word: certified [lower, upper] and "
-                    "the estimate from the exact laws"}};
+        {"typical",
+         "over outputs with P >= 1e-6 under either word: certified [lower, upper] and "
+         "the estimate from the exact laws"}};
   } else {
     j["parameters"] = {
         {"samples_per_word", r.samples}, {"alpha", r.alpha}, {"min_count", r.min_count}};
@@ -1066,23 +1108,24 @@ nlohmann::json AuditReportToJson(const AuditReport& r) {
         {"worst_lower",
          "lower confidence bound (Clopper-Pearson, simultaneous at 1 - alpha per pair) of the loss "
          "over observed outputs"},
-        {"typical", "point estimate and upper confidence bound over outputs seen at least "
-                    "min_count times under both words"}};
+        {"typical",
+         "point estimate and upper confidence bound over outputs seen at least "
+         "min_count times under both words"}};
   }
   json cats = json::array();
   for (const CategorySummary& s : r.categories) {
-    cats.push_back({{"category", s.category},
-                    {"pairs", s.pairs},
-                    {"median_distance", s.median_distance},
-                    {"median_worst_lower", s.median_worst},
-                    {"max_worst_lower", s.max_worst},
-                    {"median_typical_estimate", s.median_typical},
-                    {"max_typical_estimate", s.max_typical},
-                    {"exceeding_eps", s.exceeding},
-                    {"fraction_exceeding_eps", static_cast<double>(s.exceeding) / s.pairs},
-                    {"typical_exceeding_eps", s.typical_exceeding},
-                    {"fraction_typical_exceeding_eps",
-                     static_cast<double>(s.typical_exceeding) / s.pairs}});
+    cats.push_back(
+        {{"category", s.category},
+         {"pairs", s.pairs},
+         {"median_distance", s.median_distance},
+         {"median_worst_lower", s.median_worst},
+         {"max_worst_lower", s.max_worst},
+         {"median_typical_estimate", s.median_typical},
+         {"max_typical_estimate", s.max_typical},
+         {"exceeding_eps", s.exceeding},
+         {"fraction_exceeding_eps", static_cast<double>(s.exceeding) / s.pairs},
+         {"typical_exceeding_eps", s.typical_exceeding},
+         {"fraction_typical_exceeding_eps", static_cast<double>(s.typical_exceeding) / s.pairs}});
   }
   j["summary"] = cats;
   json dec = json::array();
@@ -1110,7 +1153,13 @@ nlohmann::json AuditReportToJson(const AuditReport& r) {
               {"typical_outputs", p.typical_outputs},
               {"exceeds_eps", p.exceeds},
               {"typical_exceeds_eps", p.typical_exceeds}};
-    if (tg) e["worst_output_ranks"] = {p.worst_rank_w, p.worst_rank_w2};
+    if (tg) {
+      e["worst_output_ranks"] = {p.worst_rank_w, p.worst_rank_w2};
+      e["typical_output"] = p.typical_output;
+      e["typical_output_ranks"] = {p.typical_rank_w, p.typical_rank_w2};
+      e["implementation_impossible_outputs"] = p.impossible_outputs;
+      e["implementation_impossible_mass"] = p.impossible_mass;
+    }
     ps.push_back(e);
   }
   j["pairs"] = ps;
@@ -1141,7 +1190,8 @@ std::string FormatAuditTable(const AuditReport& r) {
   } else {
     s += fmt::format(
         "Monte Carlo: {} draws per word; 'worst' = lower confidence bound (Clopper-Pearson, "
-        "simultaneous {:g}% per pair);\n'typical' = estimate over outputs seen >= {} times under both "
+        "simultaneous {:g}% per pair);\n'typical' = estimate over outputs seen >= {} times under "
+        "both "
         "words, with its upper confidence bound\n",
         r.samples, 100 * (1 - r.alpha), r.min_count);
   }
@@ -1150,12 +1200,25 @@ std::string FormatAuditTable(const AuditReport& r) {
                    "pairs", "median d", "worst med", "worst max", "typical med", "typical max",
                    "worst > eps", "typical > eps");
   for (const CategorySummary& c : r.categories) {
-    s += fmt::format("{:<9} {:>5} {:>9.3f} {:>12.4g} {:>12.4g} {:>12.4g} {:>12.4g} {:>8} {:>5.1f}% "
-                     "{:>8} {:>5.1f}%\n",
-                     c.category, c.pairs, c.median_distance, c.median_worst, c.max_worst,
-                     c.median_typical, c.max_typical, c.exceeding,
-                     100.0 * static_cast<double>(c.exceeding) / c.pairs, c.typical_exceeding,
-                     100.0 * static_cast<double>(c.typical_exceeding) / c.pairs);
+    s += fmt::format(
+        "{:<9} {:>5} {:>9.3f} {:>12.4g} {:>12.4g} {:>12.4g} {:>12.4g} {:>8} {:>5.1f}% "
+        "{:>8} {:>5.1f}%\n",
+        c.category, c.pairs, c.median_distance, c.median_worst, c.max_worst, c.median_typical,
+        c.max_typical, c.exceeding, 100.0 * static_cast<double>(c.exceeding) / c.pairs,
+        c.typical_exceeding, 100.0 * static_cast<double>(c.typical_exceeding) / c.pairs);
+  }
+  if (tg) {
+    s += fmt::format(
+        "\nimplementation (a separate finding): the sampler never draws k > {}, so an output "
+        "ranked\nbeyond {} in a word's list has probability exactly 0 there (infinite loss against "
+        "a word\nthat can give it):\n",
+        r.implementation_k_max, r.implementation_k_max);
+    for (const CategorySummary& c : r.categories) {
+      s += fmt::format(
+          "  {:<9} {:>4} of {:>4} pairs have such outputs; median P(an output impossible for the "
+          "other word) = {:.4f}\n",
+          c.category, c.impossible, c.pairs, c.median_impossible_mass);
+    }
   }
   s += "\nutility by density decile (nearest-neighbour distance; 1 = densest):\n";
   s += fmt::format("{:>6} {:>17} {:>6} {:>13} {:>13}{}\n", "decile", "NN distance", "words",
@@ -1168,20 +1231,22 @@ std::string FormatAuditTable(const AuditReport& r) {
   }
   s += "\npairs (losses per unit distance):\n";
   if (tg) {
-    s += fmt::format("{:<9} {:<16} {:<16} {:>7} {:>11} {:<16} {:>15} {:>11} {:>11} {:>11}\n",
-                     "category", "w", "w'", "d", "worst >=", "at output y", "ranks of y",
-                     "typ lower", "typ exact", "typ upper");
+    s += fmt::format("{:<9} {:<16} {:<16} {:>7} {:>11} {:<28} {:>10} {:>10} {:>10} {}\n",
+                     "category", "w", "w'", "d", "worst >=", "at y (rank in w, in w')", "typ lower",
+                     "typ exact", "typ upper", "typical y (ranks)");
   } else {
     s += fmt::format("{:<9} {:<16} {:<16} {:>7} {:>11} {:<16} {:>11} {:>11}\n", "category", "w",
                      "w'", "d", "lower conf", "at output y", "estimate", "upper conf");
   }
   for (const AuditPair& p : r.pairs) {
     if (tg) {
-      s += fmt::format("{:<9} {:<16} {:<16} {:>7.3f} {:>11} {:<16} {:>15} {:>11} {:>11} {:>11}{}\n",
-                       p.category, p.word, p.word2, p.distance, Num(p.worst_lower),
-                       p.worst_output, fmt::format("{}, {}", p.worst_rank_w, p.worst_rank_w2),
-                       Num(p.typical_lower), Num(p.typical_estimate), Num(p.typical_upper),
-                       p.exceeds ? "  > eps" : "");
+      s += fmt::format(
+          "{:<9} {:<16} {:<16} {:>7.3f} {:>11} {:<28} {:>10} {:>10} {:>10} {}{}\n", p.category,
+          p.word, p.word2, p.distance, Num(p.worst_lower),
+          fmt::format("{} ({}, {})", p.worst_output, p.worst_rank_w, p.worst_rank_w2),
+          Num(p.typical_lower), Num(p.typical_estimate), Num(p.typical_upper),
+          fmt::format("{} ({}, {})", p.typical_output, p.typical_rank_w, p.typical_rank_w2),
+          p.exceeds ? "  > eps" : "");
     } else {
       s += fmt::format("{:<9} {:<16} {:<16} {:>7.3f} {:>11} {:<16} {:>11} {:>11}{}\n", p.category,
                        p.word, p.word2, p.distance, Num(p.worst_lower), p.worst_output,
@@ -1196,7 +1261,8 @@ std::string FormatAuditTable(const AuditReport& r) {
 
 std::string AuditGnuplotScript(const AuditReport& r, const std::string& image_path) {
   const bool tg = r.mechanism == "tg";
-  const bool svg = image_path.size() >= 4 && image_path.compare(image_path.size() - 4, 4, ".svg") == 0;
+  const bool svg =
+      image_path.size() >= 4 && image_path.compare(image_path.size() - 4, 4, ".svg") == 0;
   auto quote = [](const std::string& x) {
     std::string q = "\"";
     for (char c : x) {
@@ -1206,10 +1272,10 @@ std::string AuditGnuplotScript(const AuditReport& r, const std::string& image_pa
     return q + "\"";
   };
   std::string s;
-  s += svg ? "set terminal svg size 1000,640 dynamic font \"sans,11\"\n"
-           : "set terminal pngcairo size 1000,640 font \"sans,10\"\n";
+  s += svg ? "set terminal svg size 960,720 dynamic font \"sans,11\"\n"
+           : "set terminal pngcairo size 960,720 font \"sans,10\"\n";
   s += "set output " + quote(image_path) + "\n";
-  s += "set logscale y\nset grid\nset key outside right top\n";
+  s += "set logscale y\nset grid\nset key below maxrows 4\n";
   s += "set xlabel \"d(w, w') (Euclidean embedding distance)\"\n";
   s += "set ylabel \"privacy loss per unit distance\"\n";
   s += "set title " +
@@ -1234,16 +1300,19 @@ std::string AuditGnuplotScript(const AuditReport& r, const std::string& image_pa
   std::string plot = "plot ";
   for (size_t c = 0; c < kNumCategories; ++c) {
     if (tg) {
-      plot += fmt::format("$c{} using 1:2 with points pt 7 ps 0.8 lc {} title \"{}: worst case "
-                          "(lower bound)\", ",
-                          c, c + 1, kCategories[c]);
-      plot += fmt::format("$c{} using 1:3 with points pt 6 ps 0.8 lc {} title \"{}: typical "
-                          "outputs\", ",
-                          c, c + 1, kCategories[c]);
+      plot += fmt::format(
+          "$c{} using 1:2 with points pt 7 ps 0.8 lc {} title \"{}: worst case "
+          "(lower bound)\", ",
+          c, c + 1, kCategories[c]);
+      plot += fmt::format(
+          "$c{} using 1:3 with points pt 6 ps 0.8 lc {} title \"{}: typical "
+          "outputs\", ",
+          c, c + 1, kCategories[c]);
     } else {
-      plot += fmt::format("$c{} using 1:3:2:5 with yerrorbars pt 7 ps 0.6 lc {} title \"{}: "
-                          "estimate, confidence interval\", ",
-                          c, c + 1, kCategories[c]);
+      plot += fmt::format(
+          "$c{} using 1:3:2:5 with yerrorbars pt 7 ps 0.6 lc {} title \"{}: "
+          "estimate, confidence interval\", ",
+          c, c + 1, kCategories[c]);
       plot += fmt::format("$c{} using 1:2 with points pt 8 ps 0.8 lc {} {}, ", c, c + 1,
                           c == 0 ? "title \"lower confidence bounds\"" : "notitle");
     }

@@ -91,7 +91,7 @@ class PoissonLogLaw {
 };
 
 struct QuadratureOptions {
-  double rel_tol = 1e-10;    // per component: sum of |K15 - G7| <= rel_tol * value
+  double rel_tol = 1e-10;  // per component: sum of |K15 - G7| <= rel_tol * value
   size_t max_panels = 1u << 16;
 };
 
@@ -140,17 +140,17 @@ StatusOr<Interval> ClopperPearson(uint64_t count, uint64_t n, double alpha);
 
 struct AuditOptions {
   MechanismKind mechanism = MechanismKind::kTg;
-  size_t pairs = 0;                // word pairs; 0: 200 for tg, 10 for mvl
-  std::string seed = "1";          // pair sampling and Monte Carlo streams
-  size_t depth = 128;              // tg: integration depth K (ranks 0..K)
-  double typical_threshold = 1e-6; // "typical" outputs: P >= this under either word
-  size_t far_candidates = 4;       // tg: outputs past the depth bounded per pair and direction
+  size_t pairs = 0;                 // word pairs; 0: 200 for tg, 10 for mvl
+  std::string seed = "1";           // pair sampling and Monte Carlo streams
+  size_t depth = 128;               // tg: integration depth K (ranks 0..K)
+  double typical_threshold = 1e-6;  // "typical" outputs: P >= this under either word
+  size_t far_candidates = 4;        // tg: outputs past the depth bounded per pair and direction
   QuadratureOptions quadrature;
-  uint64_t samples = 10000;        // mvl: Monte Carlo draws per word
-  uint64_t min_count = 20;         // mvl: point estimates over outputs seen this often
-  double alpha = 0.05;             // mvl: simultaneous level per pair
-  size_t utility_words = 0;        // extra words per density decile; 0: 10 tg, 1 mvl
-  unsigned threads = 0;            // worker threads (tg); 0: all cores
+  uint64_t samples = 10000;  // mvl: Monte Carlo draws per word
+  uint64_t min_count = 20;   // mvl: point estimates over outputs seen this often
+  double alpha = 0.05;       // mvl: simultaneous level per pair
+  size_t utility_words = 0;  // extra words per density decile; 0: 10 tg, 1 mvl
+  unsigned threads = 0;      // worker threads (tg); 0: all cores
 };
 
 // One audited pair. Losses are per unit distance (already divided by d).
@@ -172,6 +172,15 @@ struct AuditPair {
   double typical_upper = 0;
   double typical_estimate = 0;  // tg: exact where both sides are integrated; mvl: MC
   size_t typical_outputs = 0;
+  std::string typical_output;  // tg: the typical output with the largest estimate
+  uint64_t typical_rank_w = 0, typical_rank_w2 = 0;
+  // tg, the implementation's resolution (docs/mechanism.md): the sampler never
+  // draws k above implementation_k_max, so an output ranked beyond it in one
+  // word's list has probability exactly 0 there. Outputs possible for one word
+  // and impossible for the other, and the larger of the two probabilities
+  // (under the exact law) of drawing such an output: an infinite actual loss.
+  size_t impossible_outputs = 0;
+  double impossible_mass = 0;
   bool exceeds = false;          // worst_lower > claimed eps
   bool typical_exceeds = false;  // typical_lower > claimed eps
 };
@@ -183,15 +192,17 @@ struct CategorySummary {
   double median_worst = 0, max_worst = 0;
   double median_typical = 0, max_typical = 0;  // of typical_estimate
   size_t exceeding = 0, typical_exceeding = 0;
+  size_t impossible = 0;              // tg: pairs with implementation-impossible outputs
+  double median_impossible_mass = 0;  // tg: median of AuditPair::impossible_mass
 };
 
 struct DecileUtility {
-  int decile = 0;              // 1 = densest (smallest nearest-neighbour distance)
-  double nn_lo = 0, nn_hi = 0; // nearest-neighbour distance range of the decile
-  size_t words = 0;            // audited words in the decile
-  double p_unchanged = 0;      // mean P[M(w) = w]
-  double mean_distance = 0;    // mean E[d(w, M(w))]
-  double mean_rank = 0;        // tg: mean E[rank of the output]
+  int decile = 0;               // 1 = densest (smallest nearest-neighbour distance)
+  double nn_lo = 0, nn_hi = 0;  // nearest-neighbour distance range of the decile
+  size_t words = 0;             // audited words in the decile
+  double p_unchanged = 0;       // mean P[M(w) = w]
+  double mean_distance = 0;     // mean E[d(w, M(w))]
+  double mean_rank = 0;         // tg: mean E[rank of the output]
 };
 
 struct AuditReport {
@@ -206,10 +217,11 @@ struct AuditReport {
   // tg parameters and numerics
   double b = 0, mu = 0, delta_max = 0, delta_min = 0;
   size_t depth = 0;
-  double log_tail_beyond_depth = 0;  // ln P(k > K)
+  double log_tail_beyond_depth = 0;   // ln P(k > K)
+  uint64_t implementation_k_max = 0;  // the largest k TruncatedPoisson::Sample can return
   double quad_rel_tol = 0;
-  double max_quad_rel_err = 0;       // over every audited word and rank
-  double max_sum_rule = 0;           // max |sum_i L_i - P(k <= K)|
+  double max_quad_rel_err = 0;  // over every audited word and rank
+  double max_sum_rule = 0;      // max |sum_i L_i - P(k <= K)|
   bool quad_converged = true;
   // mvl
   uint64_t samples = 0;

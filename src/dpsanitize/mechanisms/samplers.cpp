@@ -90,14 +90,12 @@ TruncatedGumbel::TruncatedGumbel(double b, double delta) : b_(b), delta_(delta) 
 }
 
 double TruncatedGumbel::Sample(double u) const {
-  const double x = -std::log1p(-u * c_);  // E - lo, > 0
-  double log_e;
-  if (x > lo_) {
-    log_e = std::log(x) + std::log1p(lo_ / x);
-  } else {
-    log_e = -ratio_ + std::log1p(x / lo_);
-  }
-  const double g = -b_ * log_e;
+  // E = lo + x with x = -log1p(-u c) > 0. ln(lo + x) is accurate to a
+  // relative 2^-53 of E whatever the sizes of lo and x (and lo may have
+  // underflowed to 0 when delta / b > 745, where x alone is E to double
+  // precision), so one logarithm suffices.
+  const double x = -std::log1p(-u * c_);
+  const double g = -b_ * std::log(lo_ + x);
   return std::min(delta_, std::max(-delta_, g));
 }
 
