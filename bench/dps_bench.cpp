@@ -99,12 +99,16 @@ int main(int argc, char** argv) {
     for (unsigned t = 0; t < threads; ++t) {
       pool.emplace_back([&, t] {
         double acc = 0;
-        for (uint64_t w = t; w < words; w += threads) {
-          WordRng rng(key, w / 20, 0, w % 20);
-          const uint64_t k = poisson.Sample(rng.Uniform());
-          double best = gumbel.Sample(rng.Uniform());
-          for (uint64_t r = 0; r < k; ++r) best = std::min(best, gumbel.Sample(rng.Uniform()));
-          acc += best;
+        // Documents of 20 words: one key per document, as in the pipeline.
+        for (uint64_t d = t; d * 20 < words; d += threads) {
+          const DocKey doc(key, d);
+          for (uint64_t i = 0; i < 20 && d * 20 + i < words; ++i) {
+            WordRng rng(doc, 0, i);
+            const uint64_t k = poisson.Sample(rng.Uniform());
+            double best = gumbel.Sample(rng.Uniform());
+            for (uint64_t r = 0; r < k; ++r) best = std::min(best, gumbel.Sample(rng.Uniform()));
+            acc += best;
+          }
         }
         sink[t] = acc;
       });

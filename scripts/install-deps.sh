@@ -12,6 +12,8 @@ PACKAGES=(
   libsodium-dev libutf8proc-dev libboost-dev
   clang-format
   python3 python3-numpy bc               # scripts/bench.sh: corpus, Python reference, arithmetic
+  python3-sklearn python3-matplotlib     # scripts/eval_utility.sh (and its CI-sized test)
+  gnuplot-nox                            # dpsanitize audit --plot
 )
 
 missing=()

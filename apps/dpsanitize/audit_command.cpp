@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -128,6 +129,7 @@ int RunAuditCommand(int argc, char** argv) {
       "the integration depth): a certified lower bound on the worst case, and the loss over\n"
       "typical outputs (P >= 1e-6). mvl: Monte Carlo with confidence intervals.\n"
       "Output: a table on stdout, or JSON with --json. See docs/privacy-audit.md."};
+  app.name("dpsanitize audit");
   app.set_help_flag("-h,--help", "Print this help message and exit");
   Config c;
   AuditOptions opt;
@@ -189,13 +191,18 @@ int RunAuditCommand(int argc, char** argv) {
   auto engine = OpenEngine(c, /*build_mechanism=*/false);
   if (!engine.ok()) return Fail(engine.status());
   const Engine& e = *engine.value();
-  auto report = RunAudit(*e.embedding, *e.vocab, e.calibration, opt);
-  if (!report.ok()) return Fail(report.status());
+  // The plot's temporary file first, so that an unwritable --plot fails before the audit.
+  std::unique_ptr<AtomicFile> plot_file;
   if (!plot.empty()) {
     auto file = AtomicFile::Create(plot);
     if (!file.ok()) return Fail(file.status());
-    Status s = RunGnuplot(gnuplot, AuditGnuplotScript(report.value(), file.value()->temp_path()));
-    if (s.ok()) s = file.value()->Commit();
+    plot_file = std::move(file).value();
+  }
+  auto report = RunAudit(*e.embedding, *e.vocab, e.calibration, opt);
+  if (!report.ok()) return Fail(report.status());
+  if (plot_file) {
+    Status s = RunGnuplot(gnuplot, AuditGnuplotScript(report.value(), plot_file->temp_path()));
+    if (s.ok()) s = plot_file->Commit();
     if (!s.ok()) return Fail(s);
   }
   const std::string text =

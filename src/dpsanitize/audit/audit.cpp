@@ -799,7 +799,7 @@ Status AuditMvlPair(const McCounts& a, const McCounts& b, uint64_t samples, cons
     return it == m.counts.end() ? 0 : it->second;
   };
   const double d = out->distance;
-  double lower = 0, upper = 0, est = 0;
+  double lower = 0, upper = 0, est = 0, well_lower = 0;
   WordId worst_y = out->w;
   size_t well = 0;
   for (WordId y : ys) {
@@ -818,14 +818,15 @@ Status AuditMvlPair(const McCounts& a, const McCounts& b, uint64_t samples, cons
       est = std::max(
           est, std::fabs(std::log(static_cast<double>(ca)) - std::log(static_cast<double>(cb))));
       upper = std::max({upper, Gap(std::log(ia.hi), lb), Gap(std::log(ib.hi), la)});
+      well_lower = std::max(well_lower, lo);
     }
   }
   out->worst_lower = lower / d;
   out->worst_output = std::string(vocab.word(worst_y));
   out->worst_rank_w = 0;
   out->worst_rank_w2 = 0;
-  out->typical_lower = lower / d;
   const double nan = std::numeric_limits<double>::quiet_NaN();
+  out->typical_lower = well > 0 ? well_lower / d : nan;
   out->typical_upper = well > 0 ? upper / d : nan;
   out->typical_estimate = well > 0 ? est / d : nan;
   out->typical_outputs = well;
@@ -1077,6 +1078,7 @@ nlohmann::json AuditReportToJson(const AuditReport& r) {
   j["dim"] = r.dim;
   j["claimed"] = {{"eps", r.eps}, {"basis", r.eps_basis}};
   j["seed"] = r.seed;
+  j["audited_words"] = r.audited_words;
   if (tg) {
     j["parameters"] = {{"b", r.b},
                        {"mu", r.mu},
@@ -1109,8 +1111,8 @@ nlohmann::json AuditReportToJson(const AuditReport& r) {
          "lower confidence bound (Clopper-Pearson, simultaneous at 1 - alpha per pair) of the loss "
          "over observed outputs"},
         {"typical",
-         "point estimate and upper confidence bound over outputs seen at least "
-         "min_count times under both words"}};
+         "over outputs seen at least min_count times under both words: point estimate and "
+         "confidence interval [typical_lower, typical_upper] (null when there are none)"}};
   }
   json cats = json::array();
   for (const CategorySummary& s : r.categories) {
@@ -1126,6 +1128,10 @@ nlohmann::json AuditReportToJson(const AuditReport& r) {
          {"fraction_exceeding_eps", static_cast<double>(s.exceeding) / s.pairs},
          {"typical_exceeding_eps", s.typical_exceeding},
          {"fraction_typical_exceeding_eps", static_cast<double>(s.typical_exceeding) / s.pairs}});
+    if (tg) {
+      cats.back()["implementation_pairs_with_impossible_outputs"] = s.impossible;
+      cats.back()["implementation_median_impossible_mass"] = s.median_impossible_mass;
+    }
   }
   j["summary"] = cats;
   json dec = json::array();
@@ -1190,9 +1196,8 @@ std::string FormatAuditTable(const AuditReport& r) {
   } else {
     s += fmt::format(
         "Monte Carlo: {} draws per word; 'worst' = lower confidence bound (Clopper-Pearson, "
-        "simultaneous {:g}% per pair);\n'typical' = estimate over outputs seen >= {} times under "
-        "both "
-        "words, with its upper confidence bound\n",
+        "simultaneous {:g}% per pair) over all observed outputs;\n'typical' = estimate and "
+        "confidence interval over outputs seen >= {} times under both words\n",
         r.samples, 100 * (1 - r.alpha), r.min_count);
   }
   s += "\n";
@@ -1235,8 +1240,9 @@ std::string FormatAuditTable(const AuditReport& r) {
                      "category", "w", "w'", "d", "worst >=", "at y (rank in w, in w')", "typ lower",
                      "typ exact", "typ upper", "typical y (ranks)");
   } else {
-    s += fmt::format("{:<9} {:<16} {:<16} {:>7} {:>11} {:<16} {:>11} {:>11}\n", "category", "w",
-                     "w'", "d", "lower conf", "at output y", "estimate", "upper conf");
+    s += fmt::format("{:<9} {:<16} {:<16} {:>7} {:>11} {:<16} {:>10} {:>10} {:>10}\n", "category",
+                     "w", "w'", "d", "lower conf", "at output y", "typ lower", "typ est",
+                     "typ upper");
   }
   for (const AuditPair& p : r.pairs) {
     if (tg) {
@@ -1248,9 +1254,10 @@ std::string FormatAuditTable(const AuditReport& r) {
           fmt::format("{} ({}, {})", p.typical_output, p.typical_rank_w, p.typical_rank_w2),
           p.exceeds ? "  > eps" : "");
     } else {
-      s += fmt::format("{:<9} {:<16} {:<16} {:>7.3f} {:>11} {:<16} {:>11} {:>11}{}\n", p.category,
-                       p.word, p.word2, p.distance, Num(p.worst_lower), p.worst_output,
-                       Num(p.typical_estimate), Num(p.typical_upper), p.exceeds ? "  > eps" : "");
+      s += fmt::format("{:<9} {:<16} {:<16} {:>7.3f} {:>11} {:<16} {:>10} {:>10} {:>10}{}\n",
+                       p.category, p.word, p.word2, p.distance, Num(p.worst_lower), p.worst_output,
+                       Num(p.typical_lower), Num(p.typical_estimate), Num(p.typical_upper),
+                       p.exceeds ? "  > eps" : "");
     }
   }
   s += fmt::format("\ntime: {:.1f} s (setup {:.1f} s, {} {:.1f} s, pairs {:.1f} s)\n",
@@ -1276,6 +1283,14 @@ std::string AuditGnuplotScript(const AuditReport& r, const std::string& image_pa
            : "set terminal pngcairo size 960,720 font \"sans,10\"\n";
   s += "set output " + quote(image_path) + "\n";
   s += "set logscale y\nset grid\nset key below maxrows 4\n";
+  // The top of the range: above every point and the eps line.
+  double top = 4 * r.eps;
+  for (const AuditPair& p : r.pairs) {
+    for (double v : {p.worst_lower, p.typical_estimate, p.typical_upper}) {
+      if (std::isfinite(v)) top = std::max(top, 2 * v);
+    }
+  }
+  s += fmt::format("set yrange [*:{:.6g}]\n", top);
   s += "set xlabel \"d(w, w') (Euclidean embedding distance)\"\n";
   s += "set ylabel \"privacy loss per unit distance\"\n";
   s += "set title " +
@@ -1310,7 +1325,7 @@ std::string AuditGnuplotScript(const AuditReport& r, const std::string& image_pa
           c, c + 1, kCategories[c]);
     } else {
       plot += fmt::format(
-          "$c{} using 1:3:2:5 with yerrorbars pt 7 ps 0.6 lc {} title \"{}: "
+          "$c{} using 1:3:4:5 with yerrorbars pt 7 ps 0.6 lc {} title \"{}: "
           "estimate, confidence interval\", ",
           c, c + 1, kCategories[c]);
       plot += fmt::format("$c{} using 1:2 with points pt 8 ps 0.8 lc {} {}, ", c, c + 1,
