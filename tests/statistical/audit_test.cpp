@@ -30,6 +30,7 @@
 #include "dpsanitize/mechanisms/tg.h"
 #include "dpsanitize/pipeline/engine.h"
 #include "dpsanitize/random/keyed_rng.h"
+#include "statistical/goodness_of_fit.h"
 
 namespace dpsanitize {
 namespace {
@@ -89,46 +90,6 @@ class PrefixSource : public NeighborSource {
   VectorSet v_;
   mutable std::unordered_map<WordId, std::vector<Neighbor>> lists_;
 };
-
-struct ChiSquare {
-  double stat = 0;
-  int df = 0;
-  double p = 1;
-};
-
-// Pearson's chi-square; cells expecting < 5 are pooled (a pool still under 5
-// joins the smallest cell); an observation where 0 is expected fails.
-ChiSquare ChiSquareTest(const std::vector<double>& observed, const std::vector<double>& expected) {
-  std::vector<double> obs, exp;
-  double po = 0, pe = 0;
-  for (size_t i = 0; i < observed.size(); ++i) {
-    if (expected[i] < 5) {
-      po += observed[i];
-      pe += expected[i];
-    } else {
-      obs.push_back(observed[i]);
-      exp.push_back(expected[i]);
-    }
-  }
-  if (pe == 0 && po > 0) return {std::numeric_limits<double>::infinity(), 0, 0.0};
-  if (pe >= 5 || exp.empty()) {
-    obs.push_back(po);
-    exp.push_back(pe);
-  } else if (pe > 0 || po > 0) {
-    const size_t s = std::min_element(exp.begin(), exp.end()) - exp.begin();
-    obs[s] += po;
-    exp[s] += pe;
-  }
-  ChiSquare r;
-  for (size_t i = 0; i < obs.size(); ++i) {
-    if (exp[i] > 0) r.stat += (obs[i] - exp[i]) * (obs[i] - exp[i]) / exp[i];
-  }
-  r.df = static_cast<int>(obs.size()) - 1;
-  if (r.df >= 1) {
-    r.p = boost::math::cdf(boost::math::complement(boost::math::chi_squared(r.df), r.stat));
-  }
-  return r;
-}
 
 // ---------------------------------------------------------------------------
 // The building blocks against the library's samplers and known values.
@@ -304,7 +265,7 @@ TEST_P(AuditExactLawTest, SamplerFrequenciesMatchTheExactLaw) {
   EXPECT_LT(r.law.max_rel_err, 1e-9);
   EXPECT_LT(r.law.sum_rule, 1e-12);
   EXPECT_LT(r.law.log_tail, -40);
-  const ChiSquare chi = ChiSquareTest(r.counts, Expected(r.law));
+  const ChiSquareResult chi = ChiSquareTest(r.counts, Expected(r.law));
   std::printf(
       "[stat] audit law %-8s b = %-7.4g P(unchanged) = %.5f (observed %.5f); chi2 = %.2f "
       "df = %d p = %.4f; panels %zu, rel err %.1e, sum rule %.1e\n",
@@ -323,12 +284,12 @@ INSTANTIATE_TEST_SUITE_P(AuditFixture, AuditExactLawTest,
 TEST(AuditExactLawControlTest, RejectsAPerturbedLaw) {
   const LawAndDraws r = ComputeAndDraw("good", 2.0, 13);
   std::vector<double> expected = Expected(r.law);
-  const ChiSquare right = ChiSquareTest(r.counts, expected);
+  const ChiSquareResult right = ChiSquareTest(r.counts, expected);
   const size_t top = std::max_element(expected.begin(), expected.end()) - expected.begin();
   const double shift = 0.02 * expected[top];
   expected[top] -= shift;
   expected[top + 1] += shift;
-  const ChiSquare wrong = ChiSquareTest(r.counts, expected);
+  const ChiSquareResult wrong = ChiSquareTest(r.counts, expected);
   std::printf("[stat] audit control good b = 2: exact p = %.4f, 2%% perturbed p = %.3g\n", right.p,
               wrong.p);
   EXPECT_GT(right.p, kAlpha);

@@ -25,42 +25,12 @@
 #include "dpsanitize/core/vector_set.h"
 #include "dpsanitize/mechanisms/mechanism.h"
 #include "dpsanitize/random/keyed_rng.h"
+#include "statistical/goodness_of_fit.h"
 
 namespace dpsanitize {
 namespace {
 
 constexpr double kAlpha = 1e-4;
-
-// Asymptotic Kolmogorov survival function Q_KS(lambda) = P(sqrt(n) D > lambda).
-double KolmogorovQ(double lambda) {
-  if (lambda < 0.2) return 1.0;
-  double sum = 0;
-  for (int j = 1; j <= 100; ++j) {
-    const double term = std::exp(-2.0 * j * j * lambda * lambda);
-    sum += (j % 2 == 1) ? term : -term;
-    if (term < 1e-18) break;
-  }
-  return std::min(1.0, std::max(0.0, 2.0 * sum));
-}
-
-struct KsResult {
-  double d = 0;
-  double p = 0;
-};
-
-// One-sample Kolmogorov-Smirnov test (asymptotic p-value with Stephens'
-// correction).
-KsResult KsTest(std::vector<double> x, const std::function<double(double)>& cdf) {
-  std::sort(x.begin(), x.end());
-  const double n = static_cast<double>(x.size());
-  double d = 0;
-  for (size_t i = 0; i < x.size(); ++i) {
-    const double f = cdf(x[i]);
-    d = std::max({d, (static_cast<double>(i) + 1) / n - f, f - static_cast<double>(i) / n});
-  }
-  const double sn = std::sqrt(n);
-  return {d, KolmogorovQ((sn + 0.12 + 0.11 / sn) * d)};
-}
 
 // Noisy points around the origin: the radius ||z|| and the direction z/||z||.
 struct NoisySample {

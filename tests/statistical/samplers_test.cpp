@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "dpsanitize/random/keyed_rng.h"
+#include "statistical/goodness_of_fit.h"
 
 namespace dpsanitize {
 namespace {
@@ -36,88 +37,6 @@ constexpr double kEulerGamma = 0.57721566490153286061;
 // A fixed-seed stream of uniforms on (0, 1); `stream` separates the tests.
 WordRng TestRng(uint64_t stream) {
   return WordRng(RunKey::FromSeed("samplers-test"), stream, 0, 0);
-}
-
-// ---------------------------------------------------------------------------
-// Goodness-of-fit helpers.
-
-// Asymptotic Kolmogorov survival function Q_KS(lambda) = P(sqrt(n) D > lambda)
-// = 2 sum_{j >= 1} (-1)^{j-1} exp(-2 j^2 lambda^2).
-double KolmogorovQ(double lambda) {
-  if (lambda < 0.2) return 1.0;  // the series is 1 to double precision here
-  double sum = 0;
-  for (int j = 1; j <= 100; ++j) {
-    const double term = std::exp(-2.0 * j * j * lambda * lambda);
-    sum += (j % 2 == 1) ? term : -term;
-    if (term < 1e-18) break;
-  }
-  return std::min(1.0, std::max(0.0, 2.0 * sum));
-}
-
-struct KsResult {
-  double d = 0;  // sup |F_n - F|
-  double p = 0;  // asymptotic p-value (Stephens' small-sample correction)
-};
-
-// One-sample Kolmogorov-Smirnov test of `x` against the continuous CDF `cdf`.
-KsResult KsTest(std::vector<double> x, const std::function<double(double)>& cdf) {
-  std::sort(x.begin(), x.end());
-  const double n = static_cast<double>(x.size());
-  double d = 0;
-  for (size_t i = 0; i < x.size(); ++i) {
-    const double f = cdf(x[i]);
-    d = std::max({d, (static_cast<double>(i) + 1) / n - f, f - static_cast<double>(i) / n});
-  }
-  const double sn = std::sqrt(n);
-  return {d, KolmogorovQ((sn + 0.12 + 0.11 / sn) * d)};
-}
-
-struct ChiSquareResult {
-  double stat = 0;
-  int df = 0;
-  double p = 0;
-};
-
-// Pearson chi-square test of counts `observed` against `expected` (same total).
-// Cells whose expected count is below 5 are pooled into one cell; if that pool
-// still expects fewer than 5, it joins the smallest remaining cell. An
-// observation in a pool that expects exactly 0 fails the test outright (p = 0).
-ChiSquareResult ChiSquareTest(const std::vector<double>& observed,
-                              const std::vector<double>& expected) {
-  std::vector<double> obs;
-  std::vector<double> exp;
-  double pool_obs = 0;
-  double pool_exp = 0;
-  for (size_t i = 0; i < observed.size(); ++i) {
-    if (expected[i] < 5) {
-      pool_obs += observed[i];
-      pool_exp += expected[i];
-    } else {
-      obs.push_back(observed[i]);
-      exp.push_back(expected[i]);
-    }
-  }
-  if (pool_exp == 0 && pool_obs > 0) return {std::numeric_limits<double>::infinity(), 0, 0.0};
-  if (pool_exp >= 5 || exp.empty()) {
-    obs.push_back(pool_obs);
-    exp.push_back(pool_exp);
-  } else if (pool_exp > 0 || pool_obs > 0) {
-    const size_t s = std::min_element(exp.begin(), exp.end()) - exp.begin();
-    obs[s] += pool_obs;
-    exp[s] += pool_exp;
-  }
-  ChiSquareResult r;
-  for (size_t i = 0; i < obs.size(); ++i) {
-    if (exp[i] > 0) r.stat += (obs[i] - exp[i]) * (obs[i] - exp[i]) / exp[i];
-  }
-  r.df = static_cast<int>(obs.size()) - 1;
-  if (r.df < 1) {
-    r.p = 1.0;  // a single cell: nothing to test
-    return r;
-  }
-  boost::math::chi_squared dist(r.df);
-  r.p = boost::math::cdf(boost::math::complement(dist, r.stat));
-  return r;
 }
 
 // ---------------------------------------------------------------------------

@@ -43,6 +43,7 @@
 #include "dpsanitize/mechanisms/calibration.h"
 #include "dpsanitize/mechanisms/tg.h"
 #include "dpsanitize/random/keyed_rng.h"
+#include "statistical/goodness_of_fit.h"
 
 namespace dpsanitize {
 namespace {
@@ -348,54 +349,6 @@ class CachedExactSource : public NeighborSource {
   size_t depth_;
   mutable std::unordered_map<WordId, std::vector<Neighbor>> lists_;
 };
-
-// ---------------------------------------------------------------------------
-// Chi-square with pooling (cells expecting < 5 pooled into one; a pool still
-// under 5 joins the smallest cell; an observation in a pool that expects
-// exactly 0 fails outright).
-
-struct ChiSquareResult {
-  double stat = 0;
-  int df = 0;
-  double p = 0;
-};
-
-ChiSquareResult ChiSquareTest(const std::vector<double>& observed,
-                              const std::vector<double>& expected) {
-  std::vector<double> obs;
-  std::vector<double> exp;
-  double pool_obs = 0;
-  double pool_exp = 0;
-  for (size_t i = 0; i < observed.size(); ++i) {
-    if (expected[i] < 5) {
-      pool_obs += observed[i];
-      pool_exp += expected[i];
-    } else {
-      obs.push_back(observed[i]);
-      exp.push_back(expected[i]);
-    }
-  }
-  if (pool_exp == 0 && pool_obs > 0) return {std::numeric_limits<double>::infinity(), 0, 0.0};
-  if (pool_exp >= 5 || exp.empty()) {
-    obs.push_back(pool_obs);
-    exp.push_back(pool_exp);
-  } else if (pool_exp > 0 || pool_obs > 0) {
-    const size_t s = std::min_element(exp.begin(), exp.end()) - exp.begin();
-    obs[s] += pool_obs;
-    exp[s] += pool_exp;
-  }
-  ChiSquareResult r;
-  for (size_t i = 0; i < obs.size(); ++i) {
-    if (exp[i] > 0) r.stat += (obs[i] - exp[i]) * (obs[i] - exp[i]) / exp[i];
-  }
-  r.df = static_cast<int>(obs.size()) - 1;
-  if (r.df < 1) {
-    r.p = 1.0;
-    return r;
-  }
-  r.p = boost::math::cdf(boost::math::complement(boost::math::chi_squared(r.df), r.stat));
-  return r;
-}
 
 // ---------------------------------------------------------------------------
 // One configuration: a source word and a noise scale.
