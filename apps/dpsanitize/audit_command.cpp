@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "cli_errors.h"
 #include "dpsanitize/audit/audit.h"
 #include "dpsanitize/core/config.h"
 #include "dpsanitize/core/log.h"
@@ -26,22 +27,6 @@
 namespace {
 
 using namespace dpsanitize;
-
-int Fail(const Status& s) {
-  if (s.code() == StatusCode::kBrokenPipe) return 0;
-  std::fprintf(stderr, "dpsanitize: %s\n", s.message().c_str());
-  return ExitCodeFor(s);
-}
-
-int ParseFailure(CLI::App& app, const CLI::ParseError& e) {
-  if (e.get_exit_code() == 0) return app.exit(e);
-  std::string msg = e.what();
-  for (char& ch : msg) {
-    if (ch == '\n') ch = ' ';
-  }
-  std::fprintf(stderr, "dpsanitize: audit: %s (see dpsanitize audit --help)\n", msg.c_str());
-  return 2;
-}
 
 bool EndsWith(const std::string& s, const char* suffix) {
   const size_t n = std::strlen(suffix);
@@ -171,7 +156,7 @@ int RunAuditCommand(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return ParseFailure(app, e);
+    return ParseFailure(app, e, "audit");
   }
   std::string gnuplot;
   if (!plot.empty()) {

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "audit_command.h"
+#include "cli_errors.h"
 #include "dpsanitize/core/config.h"
 #include "dpsanitize/core/log.h"
 #include "dpsanitize/ledger/ledger.h"
@@ -23,24 +24,6 @@ namespace {
 using namespace dpsanitize;
 
 constexpr const char* kVersion = DPSANITIZE_VERSION;
-
-int Fail(const Status& s) {
-  if (s.code() == StatusCode::kBrokenPipe) return 0;  // the reader went away: not an error
-  std::fprintf(stderr, "dpsanitize: %s\n", s.message().c_str());
-  return ExitCodeFor(s);
-}
-
-// CLI11 parse errors: help and version print and exit 0; the rest become one
-// line and exit 2.
-int ParseFailure(CLI::App& app, const CLI::ParseError& e) {
-  if (e.get_exit_code() == 0) return app.exit(e);
-  std::string msg = e.what();
-  for (char& ch : msg) {
-    if (ch == '\n') ch = ' ';
-  }
-  std::fprintf(stderr, "dpsanitize: %s (see dpsanitize --help)\n", msg.c_str());
-  return 2;
-}
 
 void OnSignal(int sig) {
   RemoveTemporaryFilesForSignal();
