@@ -18,6 +18,7 @@
 #include "dpsanitize/core/log.h"
 #include "dpsanitize/mechanisms/samplers.h"
 #include "dpsanitize/mechanisms/tg.h"
+#include "dpsanitize/mechanisms/tg_plan.h"
 #include "dpsanitize/pipeline/engine.h"
 #include "dpsanitize/pipeline/sanitize.h"
 
@@ -58,7 +59,7 @@ int main(int argc, char** argv) {
   }
   const unsigned threads = c.threads == 0 ? std::thread::hardware_concurrency() : c.threads;
   if (mode == "floor" && pos.size() == 2) {
-    c.mechanism = MechanismKind::kIdentity;
+    c.mechanism = "identity";
     c.input = pos[0];
     c.output = pos[1];
     c.no_ledger = true;
@@ -81,7 +82,7 @@ int main(int argc, char** argv) {
   }
   if (mode == "samplers" && pos.size() == 1) {
     const uint64_t words = std::strtoull(pos[0].c_str(), nullptr, 10);
-    c.mechanism = MechanismKind::kTg;
+    c.mechanism = "tg";
     c.eps = eps;
     c.no_ledger = true;
     auto engine = OpenEngine(c, false);
@@ -89,9 +90,9 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "dps_bench: %s\n", engine.status().message().c_str());
       return 1;
     }
-    const Calibration& cal = engine.value()->calibration;
-    const TruncatedPoisson poisson(cal.tg.mu, cal.vocab_size - 1);
-    const TruncatedGumbel gumbel(cal.tg.b, cal.tg.delta_max);
+    const auto& tg = dynamic_cast<const TgPlan&>(*engine.value()->plan);
+    const TruncatedPoisson poisson(tg.params().mu, engine.value()->vocab->size() - 1);
+    const TruncatedGumbel gumbel(tg.params().b, tg.params().delta_max);
     const RunKey key = RunKey::FromSeed("bench");
     std::vector<double> sink(threads, 0.0);
     const auto t0 = std::chrono::steady_clock::now();

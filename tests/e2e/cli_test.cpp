@@ -1,11 +1,12 @@
 // End-to-end tests of the dpsanitize command line: exit codes and error
 // messages, layout preservation, OOV and case handling, atomic output,
-// --help/--version, calibrate, prepare, a broken stdout pipe and SIGINT.
+// --help/--version, calibrate, prepare, a broken stdout pipe, SIGINT and SIGTERM.
 // They run the real binary (DPS_BINARY) on the fixture embedding only.
 #include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -219,6 +220,17 @@ INSTANTIATE_TEST_SUITE_P(
         UsageCase{"UnknownMechanism",
                   {"--embedding", "{EMB}", "--eps", "50", "--mechanism", "foo", "{IN}", "out.txt"},
                   "--mechanism"},
+        UsageCase{
+            "MvlSearchWithTg",
+            {"--embedding", "{EMB}", "--eps", "50", "--mvl-search", "hnsw", "{IN}", "out.txt"},
+            "--mvl-search"},
+        UsageCase{"GumbelScaleNotANumber",
+                  {"--embedding", "{EMB}", "--gumbel-scale", "abc", "{IN}", "out.txt"},
+                  "--gumbel-scale"},
+        UsageCase{"GumbelScaleWithMvl",
+                  {"--embedding", "{EMB}", "--eps", "5", "--mechanism", "mvl", "--gumbel-scale",
+                   "2", "{IN}", "out.txt"},
+                  "--gumbel-scale"},
         UsageCase{"UnknownOovPolicy",
                   {"--embedding", "{EMB}", "--eps", "50", "--oov", "hide", "{IN}", "out.txt"},
                   "--oov"},
@@ -638,12 +650,18 @@ TEST_F(CliTest, PreparedAndTextEmbeddingsGiveTheSameOutput) {
   dir_.Write("in.txt", RepeatSample(88));
   for (const char* mechanism : {"tg", "mvl"}) {
     SCOPED_TRACE(mechanism);
-    const RunResult a =
-        Run({"--embedding", FixtureVecPath(), "--eps", "50", "--mechanism", mechanism,
-             "--mvl-search", "exact", "--seed", "42", "-q", "--no-ledger", "in.txt", "-"});
-    const RunResult b =
-        Run({"--embedding", Embedding(), "--eps", "50", "--mechanism", mechanism, "--mvl-search",
-             "exact", "--seed", "42", "-q", "--no-ledger", "in.txt", "-"});
+    // --mvl-search is mvl's option: another mechanism refuses it (exit 2).
+    std::vector<std::string> common{"--eps", "50", "--mechanism", mechanism, "--seed",
+                                    "42",    "-q", "--no-ledger", "in.txt",  "-"};
+    if (std::string(mechanism) == "mvl") {
+      common.insert(common.begin(), {"--mvl-search", "exact"});
+    }
+    std::vector<std::string> text{"--embedding", FixtureVecPath()};
+    std::vector<std::string> prepared{"--embedding", Embedding()};
+    text.insert(text.end(), common.begin(), common.end());
+    prepared.insert(prepared.end(), common.begin(), common.end());
+    const RunResult a = Run(text);
+    const RunResult b = Run(prepared);
     ASSERT_EQ(a.exit_code, 0) << a.Describe();
     ASSERT_EQ(b.exit_code, 0) << b.Describe();
     EXPECT_FALSE(a.out.empty());
@@ -736,6 +754,59 @@ TEST_F(CliTest, SigintLeavesNoOutputAndExits130) {
   EXPECT_EQ(r.exit_code, 130) << "signal " << r.signal;
   EXPECT_THAT(dir_.List(), ElementsAre("in.txt"));
 }
+
+// SIGINT and SIGTERM end a run through the handler alone (write/signals.h),
+// so they must work while the run is blocked reading a FIFO whose writer
+// stays open: no check between batches would ever be reached.
+class SignalTest : public CliTest, public ::testing::WithParamInterface<int> {};
+
+TEST_P(SignalTest, WhileBlockedOnAnOpenFifoLeavesNothingAndExits128PlusSignal) {
+  const int sig = GetParam();
+  const std::string fifo = dir_.File("in.fifo");
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  // O_RDWR: the open does not wait for the reader, and the reader never sees
+  // the end of the input while we hold it.
+  const int writer = ::open(fifo.c_str(), O_RDWR | O_CLOEXEC);
+  ASSERT_GE(writer, 0);
+  const std::string line = "The world is wide.\n";
+  ASSERT_EQ(::write(writer, line.data(), line.size()), static_cast<ssize_t>(line.size()));
+  TempDir capture;
+  const int err_fd = ::open(capture.File("stderr").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+  ASSERT_GE(err_fd, 0);
+  SpawnOptions o;
+  o.cwd = dir_.path();
+  o.stderr_fd = err_fd;
+  const pid_t pid = SpawnBinary(Arguments({"in.fifo", "out.txt"}), o);
+  ::close(err_fd);
+  // The temporary output file appears once the run has opened its engine,
+  // input and output; then it waits for more lines.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  bool started = false;
+  while (!started && std::chrono::steady_clock::now() < deadline) {
+    started = dir_.List().size() > 1;
+    int status;
+    if (!started && ::waitpid(pid, &status, WNOHANG) == pid) {
+      ::close(writer);
+      FAIL() << "dpsanitize ended before it could be interrupted: " << capture.Read("stderr");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_TRUE(started) << "no temporary output file appeared";
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  ASSERT_EQ(::kill(pid, sig), 0);
+  RunResult r;
+  WaitForExit(pid, &r, std::chrono::seconds(30));
+  ::close(writer);
+  r.err = capture.Read("stderr");
+  EXPECT_EQ(r.exit_code, 128 + sig) << r.Describe();
+  EXPECT_LE(CountLines(r.err), 1u) << r.err;
+  EXPECT_THAT(dir_.List(), ElementsAre("in.fifo"));  // no output, temporary file or ledger
+}
+
+INSTANTIATE_TEST_SUITE_P(Cli, SignalTest, ::testing::Values(SIGINT, SIGTERM),
+                         [](const ::testing::TestParamInfo<int>& info) {
+                           return std::string(info.param == SIGINT ? "Sigint" : "Sigterm");
+                         });
 
 }  // namespace
 }  // namespace dps_e2e

@@ -1,4 +1,5 @@
-// Tests of the privacy audit (spec section 7), src/dpsanitize/audit/.
+// Tests of the privacy audit (spec section 7), src/dpsanitize/audit/, and of
+// tg's exact law (src/dpsanitize/mechanisms/tg_law.h).
 //
 // The audit's exact tg law is also an oracle for the real sampler: the output
 // frequencies of TgSelector::Select (WordRng streams from
@@ -21,13 +22,20 @@
 #include <cstdio>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
+#include "dpsanitize/audit/plot.h"
+#include "dpsanitize/audit/report.h"
+#include "dpsanitize/core/intervals.h"
 #include "dpsanitize/core/vector_set.h"
 #include "dpsanitize/mechanisms/samplers.h"
 #include "dpsanitize/mechanisms/tg.h"
+#include "dpsanitize/mechanisms/tg_law.h"
+#include "dpsanitize/mechanisms/tg_plan.h"
+#include "dpsanitize/neighbors/faiss_index.h"
 #include "dpsanitize/pipeline/engine.h"
 #include "dpsanitize/random/keyed_rng.h"
 #include "statistical/goodness_of_fit.h"
@@ -50,9 +58,9 @@ constexpr double kAlpha = 1e-4;
 constexpr size_t kDepth = 48;  // P(k > 48) = e^-48 at mu = ln 4970
 
 // The fixture's engine (vocabulary, exact delta_min, certified delta_max).
-const Engine& FixtureEngine(double eps = 50, MechanismKind mechanism = MechanismKind::kTg) {
+Engine& FixtureEngine(double eps = 50, const std::string& mechanism = "tg") {
   static std::unordered_map<int, std::unique_ptr<Engine>> engines;
-  const int key = static_cast<int>(eps) * 2 + (mechanism == MechanismKind::kMvl ? 1 : 0);
+  const int key = static_cast<int>(eps) * 2 + (mechanism == "mvl" ? 1 : 0);
   auto& slot = engines[key];
   if (!slot) {
     Config c;
@@ -65,6 +73,20 @@ const Engine& FixtureEngine(double eps = 50, MechanismKind mechanism = Mechanism
     if (e.ok()) slot = std::move(e).value();
   }
   return *slot;
+}
+
+// The tg noise of the fixture's engine.
+const TgParams& FixtureTg(const Engine& e = FixtureEngine()) {
+  return static_cast<const TgPlan&>(*e.plan).params();
+}
+
+// What the audit command hands RunAudit, for an engine of FixtureEngine().
+AuditInputs FixtureInputs(Engine& e) {
+  auto made = MakeAuditInputs(e);
+  EXPECT_TRUE(made.ok()) << made.status().message();
+  AuditInputs in;
+  if (made.ok()) in = std::move(made).value();
+  return in;
 }
 
 // Serves prefixes of exact lists (ExactNeighborsScan); deeper draws scan.
@@ -212,8 +234,8 @@ LawAndDraws ComputeAndDraw(const char* word_text, double b_param, uint64_t doc_i
   const Engine& e = FixtureEngine();
   const VectorSet vs = e.vocab->vectors();
   const WordId word = e.vocab->Find(word_text).value();
-  const TgParams params{e.calibration.tg.mu, b_param > 0 ? b_param : e.calibration.tg.b,
-                        e.calibration.tg.delta_max};
+  const TgParams params{FixtureTg().mu, b_param > 0 ? b_param : FixtureTg().b,
+                        FixtureTg().delta_max};
   std::vector<Neighbor> list;
   ExactNeighborsScan(vs, word, kDepth, &list);
   std::vector<double> dist = {0.0};
@@ -269,9 +291,8 @@ TEST_P(AuditExactLawTest, SamplerFrequenciesMatchTheExactLaw) {
   std::printf(
       "[stat] audit law %-8s b = %-7.4g P(unchanged) = %.5f (observed %.5f); chi2 = %.2f "
       "df = %d p = %.4f; panels %zu, rel err %.1e, sum rule %.1e\n",
-      c.word, c.b > 0 ? c.b : FixtureEngine().calibration.tg.b, std::exp(r.law.log_p[0]),
-      r.counts[0] / kDraws, chi.stat, chi.df, chi.p, r.law.panels, r.law.max_rel_err,
-      r.law.sum_rule);
+      c.word, c.b > 0 ? c.b : FixtureTg().b, std::exp(r.law.log_p[0]), r.counts[0] / kDraws,
+      chi.stat, chi.df, chi.p, r.law.panels, r.law.max_rel_err, r.law.sum_rule);
   EXPECT_GT(chi.p, kAlpha) << "chi2 = " << chi.stat << ", df = " << chi.df;
 }
 
@@ -303,15 +324,15 @@ TEST(AuditLawTest, LowerBoundAndTailBracketTheExactLaw) {
   const Engine& e = FixtureEngine();
   const VectorSet vs = e.vocab->vectors();
   for (const char* w : {"good", "october"}) {
-    for (double b : {1.0, e.calibration.tg.b}) {
+    for (double b : {1.0, FixtureTg().b}) {
       SCOPED_TRACE(::testing::Message() << w << ", b = " << b);
       const WordId word = e.vocab->Find(w).value();
       std::vector<Neighbor> list;
       ExactNeighborsScan(vs, word, 128, &list);
       std::vector<double> dist = {0.0};
       for (const Neighbor& nb : list) dist.push_back(nb.dist);
-      const TruncatedGumbelLaw gumbel(b, e.calibration.tg.delta_max);
-      const PoissonLogLaw poisson(e.calibration.tg.mu, vs.n - 1);
+      const TruncatedGumbelLaw gumbel(b, FixtureTg().delta_max);
+      const PoissonLogLaw poisson(FixtureTg().mu, vs.n - 1);
       auto law = ComputeTgExactLaw(dist, gumbel, poisson);
       ASSERT_TRUE(law.ok());
       for (size_t r = 0; r <= 128; ++r) {
@@ -334,21 +355,20 @@ TEST(AuditLawTest, LowerBoundAndTailBracketTheExactLaw) {
 // The whole audit on the fixture.
 
 TEST(AuditRunTest, TgOnTheFixture) {
-  const Engine& e = FixtureEngine(50);
+  Engine& e = FixtureEngine(50);
   AuditOptions opt;
-  opt.mechanism = MechanismKind::kTg;
   opt.pairs = 10;
   opt.depth = 64;
   opt.utility_words = 2;
   opt.threads = 2;
-  auto report = RunAudit(*e.embedding, *e.vocab, e.calibration, opt);
+  auto report = RunAudit(FixtureInputs(e), opt);
   ASSERT_TRUE(report.ok()) << report.status().message();
   const AuditReport& r = report.value();
   ASSERT_EQ(r.pairs.size(), 10u);
   EXPECT_EQ(r.eps, 50);
-  EXPECT_TRUE(r.quad_converged);
-  EXPECT_LT(r.max_quad_rel_err, 1e-9);
-  EXPECT_LT(r.max_sum_rule, 1e-12);
+  EXPECT_TRUE(r.numerics.converged);
+  EXPECT_LT(r.numerics.max_rel_err, 1e-9);
+  EXPECT_LT(r.numerics.max_sum_rule, 1e-12);
   size_t exceeding = 0;
   for (const AuditPair& p : r.pairs) {
     SCOPED_TRACE(p.word + " / " + p.word2);
@@ -385,7 +405,7 @@ TEST(AuditRunTest, TgOnTheFixture) {
   EXPECT_NE(FormatAuditTable(r).find("claimed: eps = 50"), std::string::npos);
   EXPECT_NE(AuditGnuplotScript(r, "x.png").find("claimed eps = 50"), std::string::npos);
   // The same seed gives the same pairs and numbers.
-  auto again = RunAudit(*e.embedding, *e.vocab, e.calibration, opt);
+  auto again = RunAudit(FixtureInputs(e), opt);
   ASSERT_TRUE(again.ok());
   for (size_t i = 0; i < r.pairs.size(); ++i) {
     EXPECT_EQ(again->pairs[i].word, r.pairs[i].word);
@@ -394,13 +414,12 @@ TEST(AuditRunTest, TgOnTheFixture) {
 }
 
 TEST(AuditRunTest, MvlStaysWithinItsProvenEpsilon) {
-  const Engine& e = FixtureEngine(10, MechanismKind::kMvl);
+  Engine& e = FixtureEngine(10, "mvl");
   AuditOptions opt;
-  opt.mechanism = MechanismKind::kMvl;
   opt.pairs = 5;
   opt.samples = kDraws >= 100000 ? 4000 : 1000;
   opt.utility_words = 1;
-  auto report = RunAudit(*e.embedding, *e.vocab, e.calibration, opt);
+  auto report = RunAudit(FixtureInputs(e), opt);
   ASSERT_TRUE(report.ok()) << report.status().message();
   for (const AuditPair& p : report->pairs) {
     SCOPED_TRACE(p.word + " / " + p.word2);
@@ -417,13 +436,150 @@ TEST(AuditRunTest, MvlStaysWithinItsProvenEpsilon) {
 }
 
 TEST(AuditRunTest, RefusesADepthTooShallowForTypicalOutputs) {
-  const Engine& e = FixtureEngine(50);
+  Engine& e = FixtureEngine(50);
   AuditOptions opt;
   opt.pairs = 5;
   opt.depth = 5;
-  auto report = RunAudit(*e.embedding, *e.vocab, e.calibration, opt);
+  auto report = RunAudit(FixtureInputs(e), opt);
   ASSERT_FALSE(report.ok());
   EXPECT_EQ(report.status().code(), StatusCode::kUsage);
+}
+
+// ---------------------------------------------------------------------------
+// An exact law plugs in through the registry's interfaces alone: the
+// exponential mechanism P[M(w) = y] ~ exp(-beta d(w, y)) (2 beta-metric-DP),
+// written here from its definition, audited by the unchanged audit.
+
+// ln P[M(w) = y] for every y, and each y's rank in w's (distance, id) order.
+void ExpLaw(const VectorSet& vs, WordId w, double beta, std::vector<double>* log_p,
+            std::vector<uint64_t>* rank_of) {
+  log_p->assign(vs.n, 0.0);
+  double top = -std::numeric_limits<double>::infinity();
+  for (WordId y = 0; y < vs.n; ++y) {
+    (*log_p)[y] = -beta * (y == w ? 0.0 : Distance(vs, w, y));
+    top = std::max(top, (*log_p)[y]);
+  }
+  double z = 0;
+  for (double lp : *log_p) z += std::exp(lp - top);
+  for (double& lp : *log_p) lp -= top + std::log(z);
+  std::vector<Neighbor> list;
+  ExactNeighborsScan(vs, w, vs.n - 1, &list);
+  rank_of->assign(vs.n, 0);
+  for (size_t r = 0; r < list.size(); ++r) (*rank_of)[list[r].id] = r + 1;
+}
+
+class ExpBounds : public OutputBounds {
+ public:
+  ExpBounds(const VectorSet& vs, WordId w, double beta) : listed_(vs.n) {
+    for (WordId y = 0; y < vs.n; ++y) listed_[y] = y;
+    ExpLaw(vs, w, beta, &log_p_, &rank_of_);
+  }
+  const std::vector<WordId>& Listed() const override { return listed_; }
+  double Estimate(WordId y) const override { return log_p_[y]; }
+  LogInterval Interval(WordId y, bool) const override { return {log_p_[y], log_p_[y]}; }
+  uint64_t Rank(WordId y) const override { return rank_of_[y]; }
+
+ private:
+  std::vector<WordId> listed_;
+  std::vector<double> log_p_;
+  std::vector<uint64_t> rank_of_;
+};
+
+class ExpOutputLaw : public OutputLaw {
+ public:
+  ExpOutputLaw(VectorSet vs, double beta) : vs_(vs), beta_(beta) {}
+  LawKind kind() const override { return LawKind::kExact; }
+  StatusOr<WordLaw> Of(WordId w) const override {
+    ExpBounds b(vs_, w, beta_);
+    WordLaw out;
+    out.word = w;
+    out.mean_rank = 0;
+    for (WordId y = 0; y < vs_.n; ++y) {
+      const double p = std::exp(b.Estimate(y));
+      out.mean_distance += p * Distance(vs_, w, y);
+      out.mean_rank += p * static_cast<double>(b.Rank(y));
+    }
+    out.p_unchanged = std::exp(b.Estimate(w));
+    return out;
+  }
+  StatusOr<std::unique_ptr<OutputBounds>> Bounds(const WordLaw& law) const override {
+    return std::unique_ptr<OutputBounds>(std::make_unique<ExpBounds>(vs_, law.word, beta_));
+  }
+  LawReport Describe(const LawNumerics&) const override {
+    LawReport r;
+    r.parameters = {{"beta", beta_}};
+    r.text = fmt::format("noise: exponential mechanism, beta = {:g}\n", beta_);
+    return r;
+  }
+
+ private:
+  VectorSet vs_;
+  double beta_;
+};
+
+class ExpPlan : public MechanismPlan {
+ public:
+  explicit ExpPlan(double eps) : eps_(eps) {}
+  std::optional<double> eps() const override { return eps_; }
+  EpsBasis basis() const override { return EpsBasis::kProven; }
+  std::string basis_detail() const override { return "exponential mechanism"; }
+  std::string statement_clause() const override { return "proven"; }
+  std::vector<PlanRow> Rows() const override { return {}; }
+  StatusOr<std::unique_ptr<Mechanism>> Build(const BuildContext&) const override {
+    return InternalError("test plan: no sampler");
+  }
+  StatusOr<std::unique_ptr<OutputLaw>> Law(const LawContext& ctx) const override {
+    return std::unique_ptr<OutputLaw>(std::make_unique<ExpOutputLaw>(ctx.vectors, eps_ / 2));
+  }
+
+ private:
+  double eps_;
+};
+
+TEST(AuditRunTest, AnExactLawPlugsInAndItsLossIsExact) {
+  Engine& e = FixtureEngine(50);
+  const double eps = 2.0;
+  MechanismInfo info;
+  info.name = "test-em";
+  info.citation = "McSherry and Talwar 2007";
+  const ExpPlan plan(eps);
+  AuditInputs in = FixtureInputs(e);
+  in.info = &info;
+  in.plan = &plan;
+  AuditOptions opt;
+  opt.pairs = 10;
+  opt.utility_words = 1;
+  opt.threads = 2;
+  auto report = RunAudit(in, opt);
+  ASSERT_TRUE(report.ok()) << report.status().message();
+  const AuditReport& r = report.value();
+  EXPECT_EQ(r.law_kind, LawKind::kExact);
+  EXPECT_EQ(r.eps_basis, "proven (McSherry and Talwar 2007)");
+  ASSERT_EQ(r.pairs.size(), 10u);
+  const VectorSet vs = e.vocab->vectors();
+  for (const AuditPair& p : r.pairs) {
+    SCOPED_TRACE(p.word + " / " + p.word2);
+    // The worst case over all of V, recomputed here.
+    std::vector<double> a, b;
+    std::vector<uint64_t> ra, rb;
+    ExpLaw(vs, p.w, eps / 2, &a, &ra);
+    ExpLaw(vs, p.w2, eps / 2, &b, &rb);
+    double worst = 0;
+    for (WordId y = 0; y < vs.n; ++y) worst = std::max(worst, std::fabs(a[y] - b[y]));
+    EXPECT_NEAR(p.worst_lower, worst / p.distance, 1e-12 * worst / p.distance);
+    // Exact laws: the typical loss is a point, and the proof holds.
+    EXPECT_EQ(p.typical_lower, p.typical_estimate);
+    EXPECT_EQ(p.typical_upper, p.typical_estimate);
+    EXPECT_LE(p.worst_lower, eps * (1 + 1e-9));
+    EXPECT_FALSE(p.exceeds);
+    EXPECT_EQ(p.impossible_outputs, 0u);
+  }
+  EXPECT_EQ(r.categories.back().exceeding, 0u);
+  const nlohmann::json j = AuditReportToJson(r);
+  EXPECT_EQ(j["parameters"]["beta"], eps / 2);
+  EXPECT_FALSE(j["pairs"][0].contains("implementation_impossible_outputs"));
+  EXPECT_TRUE(j["pairs"][0].contains("worst_output_ranks"));
+  EXPECT_NE(FormatAuditTable(r).find("exact worst case over all outputs"), std::string::npos);
 }
 
 }  // namespace

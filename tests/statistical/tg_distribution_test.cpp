@@ -43,6 +43,7 @@
 #include "dpsanitize/mechanisms/calibration.h"
 #include "dpsanitize/mechanisms/tg.h"
 #include "dpsanitize/random/keyed_rng.h"
+#include "statistical/fixture_vocabulary.h"
 #include "statistical/goodness_of_fit.h"
 
 namespace dpsanitize {
@@ -232,10 +233,7 @@ ExactLaw ComputeExactLaw(const std::vector<double>& d, double mu, uint64_t kmax,
 // The fixture: embedding, vocabulary, and its calibration inputs, all computed
 // here by brute force.
 
-struct Fixture {
-  std::unique_ptr<Embedding> emb;
-  std::unique_ptr<Vocabulary> vocab;
-  VectorSet vectors;
+struct Fixture : FixtureVocabulary {
   double delta_min = 0;     // exact smallest positive pairwise distance
   double delta_max = 0;     // certified bound: 2 * max distance to the centroid
   double mu = 0;            // ln(|V| - 1)
@@ -263,14 +261,7 @@ double ExactDistance(const VectorSet& v, size_t i, size_t j) {
 const Fixture& GetFixture() {
   static const Fixture* fixture = [] {
     auto* f = new Fixture;
-    auto emb = Embedding::Open(DPS_FIXTURE_VEC);
-    if (!emb.ok()) {
-      ADD_FAILURE() << "cannot open " << DPS_FIXTURE_VEC << ": " << emb.status().message();
-      return f;
-    }
-    f->emb = std::move(emb).value();
-    f->vocab = std::make_unique<Vocabulary>(*f->emb, 0);
-    f->vectors = f->vocab->vectors();
+    if (!OpenFixtureVocabulary(f)) return f;
     const VectorSet& v = f->vectors;
     // Certified delta_max (the default --delta-max): 2 max ||phi - centroid||.
     std::vector<double> centroid(v.dim, 0.0);

@@ -69,8 +69,11 @@ TEST(CalibrationTest, BFallsMonotonicallyWithEps) {
   }
 }
 
-TEST(CalibrationTest, RejectsNonFiniteAndNonPositiveEps) {
-  for (double eps : {0.0, -1.0, std::nan(""), std::numeric_limits<double>::infinity()}) {
+// eps is validated once, with the config (ValidateConfig: finite, > 0); the
+// calibration still refuses values outside its domain rather than computing
+// a negative or NaN scale from them.
+TEST(CalibrationTest, RejectsNanAndNonPositiveEps) {
+  for (double eps : {0.0, -1.0, std::nan("")}) {
     auto r = CalibrateTg(eps, 50000, 0.6, 24);
     ASSERT_FALSE(r.ok()) << eps;
     EXPECT_EQ(r.status().code(), StatusCode::kUsage);

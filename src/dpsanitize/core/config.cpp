@@ -2,19 +2,9 @@
 
 #include <cmath>
 
-namespace dpsanitize {
+#include "dpsanitize/core/strings.h"
 
-const char* MechanismName(MechanismKind kind) {
-  switch (kind) {
-    case MechanismKind::kTg:
-      return "tg";
-    case MechanismKind::kMvl:
-      return "mvl";
-    case MechanismKind::kIdentity:
-      return "identity";
-  }
-  return "unknown";
-}
+namespace dpsanitize {
 
 namespace {
 Status CheckPositive(const std::optional<double>& v, const char* flag) {
@@ -22,13 +12,6 @@ Status CheckPositive(const std::optional<double>& v, const char* flag) {
     return UsageError("{} {}: must be a finite number greater than 0", flag, *v);
   }
   return Status::Ok();
-}
-}  // namespace
-
-namespace {
-bool EndsWith(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() &&
-         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 }  // namespace
 
@@ -47,34 +30,6 @@ std::string LedgerPath(const Config& c) {
 
 Status Validate(const Config& c) {
   DPS_RETURN_IF_ERROR(CheckPositive(c.eps, "--eps"));
-  DPS_RETURN_IF_ERROR(CheckPositive(c.gumbel_scale, "--gumbel-scale"));
-  DPS_RETURN_IF_ERROR(CheckPositive(c.delta_max, "--delta-max"));
-  if (c.mu && (!std::isfinite(*c.mu) || *c.mu < 0)) {
-    return UsageError("--mu {}: must be a finite number of at least 0", *c.mu);
-  }
-  switch (c.mechanism) {
-    case MechanismKind::kTg:
-      if ((c.mu || c.delta_max) && !c.gumbel_scale) {
-        return UsageError(
-            "--mu/--delta-max: only valid with --gumbel-scale (the calibration from --eps assumes "
-            "the default mu and the certified delta_max)");
-      }
-      if (c.gumbel_scale && c.eps) {
-        return UsageError("--eps and --gumbel-scale: give one or the other, not both");
-      }
-      if (!c.gumbel_scale && !c.eps) {
-        return UsageError("--eps: required (or --gumbel-scale for explicit noise)");
-      }
-      break;
-    case MechanismKind::kMvl:
-      if (c.gumbel_scale || c.mu || c.delta_max) {
-        return UsageError("--gumbel-scale/--mu/--delta-max: only valid with --mechanism tg");
-      }
-      if (!c.eps) return UsageError("--eps: required");
-      break;
-    case MechanismKind::kIdentity:
-      break;
-  }
   if (c.seed && c.key_file) return UsageError("--seed and --key-file: give at most one");
   if (c.vocab_size < 2) return UsageError("--vocab-size {}: must be at least 2", c.vocab_size);
   if (c.max_line == 0) return UsageError("--max-line 0: must be at least 1");

@@ -4,6 +4,7 @@
 #define DPSANITIZE_CORE_CONFIG_H_
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -12,10 +13,8 @@
 
 namespace dpsanitize {
 
-enum class MechanismKind { kTg, kMvl, kIdentity /* library-only: no privacy */ };
 enum class OovPolicy { kMask, kKeep, kDrop };
 enum class CaseMode { kPreserve, kLower };
-enum class MvlSearch { kExact, kHnsw };
 enum class InputFormat { kAuto, kText, kJsonl };
 enum class DocMode { kLine, kParagraph, kFile };
 enum class BadRecordPolicy { kError, kSkip };
@@ -25,17 +24,18 @@ struct Config {
   std::string input = "-";   // path, or "-" for stdin
   std::string output = "-";  // path, or "-" for stdout; written atomically
   std::string embedding;     // prepared/text embedding; empty = default location
-  MechanismKind mechanism = MechanismKind::kTg;
-  std::optional<double> eps;                 // metric-DP epsilon per unit embedding distance
-  std::optional<double> gumbel_scale;        // tg expert mode: Gumbel scale b (no eps claimed)
-  std::optional<double> mu;                  // tg expert mode: Poisson mean (default ln(|V| - 1))
-  std::optional<double> delta_max;           // tg expert mode: noise bound (default certified)
-  uint64_t vocab_size = 50000;               // perturbation vocabulary: most frequent N words
-  MvlSearch mvl_search = MvlSearch::kExact;  // nearest-word step of mvl (post-processing)
-  std::optional<std::string> seed;           // reproducible noise; no guarantee
-  std::optional<std::string> key_file;       // secret key file; consistent noise
-  uint64_t first_doc_id = 0;                 // id of the first document (shards)
-  unsigned threads = 0;                      // worker threads; 0 = all cores
+  // A mechanism registry name (mechanisms/registry.h): "tg", "mvl", ...
+  std::string mechanism = "tg";
+  std::optional<double> eps;  // metric-DP epsilon per unit embedding distance
+  // Mechanism-specific options as given on the command line, keyed by the
+  // flag's name without dashes ("gumbel-scale" -> "2.5"); the registry entry
+  // of `mechanism` declares, validates and reads them.
+  std::map<std::string, std::string> mechanism_options;
+  uint64_t vocab_size = 50000;          // perturbation vocabulary: most frequent N words
+  std::optional<std::string> seed;      // reproducible noise; no guarantee
+  std::optional<std::string> key_file;  // secret key file; consistent noise
+  uint64_t first_doc_id = 0;            // id of the first document (shards)
+  unsigned threads = 0;                 // worker threads; 0 = all cores
   OovPolicy oov = OovPolicy::kMask;
   std::string oov_token = "<unk>";  // placeholder for --oov mask
   CaseMode case_mode = CaseMode::kPreserve;
@@ -59,10 +59,11 @@ InputFormat ResolvedFormat(const Config& config);
 // The ledger path, or "" when no ledger is written.
 std::string LedgerPath(const Config& config);
 
-// Checks option values and combinations; usage errors name the option.
+// Checks the mechanism-independent option values and combinations; usage
+// errors name the option. The mechanism's own options are checked by
+// ValidateMechanismOptions (mechanisms/registry.h); ValidateConfig
+// (pipeline/engine.h) runs both, once per run.
 Status Validate(const Config& config);
-
-const char* MechanismName(MechanismKind kind);
 
 }  // namespace dpsanitize
 

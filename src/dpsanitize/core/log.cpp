@@ -2,8 +2,6 @@
 
 #include <spdlog/sinks/stdout_sinks.h>
 
-#include <atomic>
-
 namespace dpsanitize {
 
 spdlog::logger& Log() {
@@ -16,11 +14,5 @@ spdlog::logger& Log() {
   }();
   return *logger;
 }
-
-namespace {
-std::atomic<bool> g_cancel{false};
-}
-void RequestCancel() { g_cancel.store(true); }
-bool CancelRequested() { return g_cancel.load(std::memory_order_relaxed); }
 
 }  // namespace dpsanitize

@@ -9,10 +9,6 @@ namespace dpsanitize {
 
 spdlog::logger& Log();
 
-// Cancellation requested by a signal handler; checked between batches.
-void RequestCancel();
-bool CancelRequested();
-
 }  // namespace dpsanitize
 
 #endif  // DPSANITIZE_CORE_LOG_H_

@@ -9,8 +9,6 @@ int ExitCodeFor(const Status& status) {
       return 0;
     case StatusCode::kUsage:
       return 2;
-    case StatusCode::kCancelled:
-      return 130;
     case StatusCode::kDataError:
     case StatusCode::kIoError:
     case StatusCode::kInternal:

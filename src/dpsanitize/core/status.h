@@ -22,7 +22,6 @@ enum class StatusCode {
   kUsage,       // bad option or option value: exit 2
   kDataError,   // bad input or embedding data: exit 1
   kIoError,     // file system failure: exit 1
-  kCancelled,   // interrupted by a signal: exit 130
   kBrokenPipe,  // the reader of stdout went away: a quiet stop, exit 0
   kInternal,    // a broken invariant: exit 1
 };

@@ -29,6 +29,7 @@
 #include <cstring>
 #include <unordered_map>
 
+#include "dpsanitize/core/strings.h"
 #include "dpsanitize/tokenize/tokenizer.h"
 #include "dpsanitize/write/atomic_file.h"
 
@@ -75,16 +76,6 @@ struct StatsRecord {
 };
 static_assert(sizeof(StatsRecord) == kStatsRecord, "stats layout");
 
-std::string Hex(const uint8_t* p, size_t n) {
-  static const char* kDigits = "0123456789abcdef";
-  std::string s(2 * n, '0');
-  for (size_t i = 0; i < n; ++i) {
-    s[2 * i] = kDigits[p[i] >> 4];
-    s[2 * i + 1] = kDigits[p[i] & 15];
-  }
-  return s;
-}
-
 // Version 1 files have the first 128 bytes of the header only.
 constexpr size_t kHeaderSizeV1 = 128;
 
@@ -112,7 +103,7 @@ std::string ContentSha256(uint32_t dim, uint64_t count, const float* vectors,
                             (count + 1) * sizeof(uint64_t));
   crypto_hash_sha256_update(&st, reinterpret_cast<const uint8_t*>(words), offsets[count]);
   crypto_hash_sha256_final(&st, raw);
-  return Hex(raw, 32);
+  return HexEncode(raw, 32);
 }
 
 bool Usable(std::string_view w) {
@@ -231,7 +222,7 @@ StatusOr<std::unique_ptr<Embedding>> MappedEmbedding::Open(const std::string& pa
   if (emb->word_offsets_[h.count] != h.words_size) {
     return DataError("{}: corrupt prepared embedding (word table size)", path);
   }
-  emb->sha256_ = Hex(h.content_sha256, 32);
+  emb->sha256_ = HexEncode(h.content_sha256, 32);
   if (h.table_k > 0) {
     const uint64_t bytes = h.table_vocab_size * h.table_k * sizeof(Neighbor);
     if (h.table_offset % 64 != 0 || h.table_offset < h.stats_offset + stats_bytes ||
@@ -471,8 +462,8 @@ StatusOr<std::unique_ptr<Embedding>> Embedding::Open(const std::string& path) {
     return IoError("{}: cannot read: {}", path, std::strerror(errno));
   }
   const std::string_view h(head, static_cast<size_t>(got));
-  const bool binary = h.find('\0') != std::string_view::npos ||
-                      (path.size() > 7 && path.compare(path.size() - 7, 7, ".dpsemb") == 0);
+  const bool binary =
+      h.find('\0') != std::string_view::npos || (path.size() > 7 && EndsWith(path, ".dpsemb"));
   if (binary) {
     auto r = MappedEmbedding::Open(path, fd, size);
     ::close(fd);  // the mapping stays valid

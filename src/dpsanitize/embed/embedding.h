@@ -22,21 +22,9 @@
 
 #include "dpsanitize/core/status.h"
 #include "dpsanitize/core/vector_set.h"
+#include "dpsanitize/core/vocab_stats.h"
 
 namespace dpsanitize {
-
-// Version of the perturbation-vocabulary filter (which entries are usable).
-// Bump it whenever the tokenizer's word definition changes.
-inline constexpr uint32_t kFilterVersion = 1;
-
-// Calibration inputs for one (embedding, vocabulary) pair, spec section 2.
-struct VocabStats {
-  uint64_t vocab_size = 0;       // |V|: the first vocab_size usable entries
-  double delta_min = 0;          // exact smallest positive distance in V
-  double delta_max = 0;          // largest distance in V, or a certified bound
-  bool delta_max_exact = false;  // false: 2 * max distance to the centroid
-  uint32_t filter_version = kFilterVersion;
-};
 
 // Exact neighbour lists of one vocabulary (the first vocab_size usable
 // entries): row w holds the k nearest other words of word id w, sorted by

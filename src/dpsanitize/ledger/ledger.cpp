@@ -44,7 +44,9 @@ json WordsPerDocument(const std::map<uint64_t, uint64_t>& hist) {
   return j;
 }
 
-std::string Statement(const json& mech, const std::string& randomness) {
+// The per-document statement. `clause` names what the epsilon rests on; it
+// comes from the mechanism's registry entry (MechanismPlan::statement_clause).
+std::string Statement(const json& mech, const std::string& randomness, const std::string& clause) {
   if (randomness == "seeded") {
     return "No guarantee: the noise was derived from a --seed, which anyone who knows or guesses "
            "it can use to recompute the noise.";
@@ -61,17 +63,14 @@ std::string Statement(const json& mech, const std::string& randomness) {
       "positions; {}. A document of n words whose words each move by at most distance D is "
       "covered with epsilon {:g} * n * D. Documents with a kept out-of-vocabulary word have no "
       "guarantee.",
-      basis == "proven" ? "epsilon" : "nominally epsilon", eps,
-      basis == "proven" ? "a proven bound (Feyisetan et al. 2020)"
-                        : "nominal: the theorem of Xu et al. 2021 under its calibration, not a "
-                          "verified worst-case bound",
-      eps);
+      basis == "proven" ? "epsilon" : "nominally epsilon", eps, clause, eps);
 }
 
-json Guarantee(const json& mech, const std::string& randomness, uint64_t documents,
-               uint64_t with_kept_oov, const std::map<uint64_t, uint64_t>& hist) {
+json Guarantee(const json& mech, const std::string& randomness, const std::string& statement,
+               uint64_t documents, uint64_t with_kept_oov,
+               const std::map<uint64_t, uint64_t>& hist) {
   json g;
-  g["statement"] = Statement(mech, randomness);
+  g["statement"] = statement;
   g["words_per_document"] = WordsPerDocument(hist);
   const bool none = randomness == "seeded" || mech.value("eps_basis", "none") == "none";
   g["documents_without_guarantee"] = none ? documents : with_kept_oov;
@@ -138,7 +137,8 @@ json BuildLedger(const LedgerFacts& f) {
                  {"oov_dropped", f.oov_dropped},
                  {"bad_records_skipped", f.bad_records_skipped}};
   j["per_document"] =
-      Guarantee(mech, f.randomness, f.documents, f.documents_with_kept_oov, f.words_per_document);
+      Guarantee(mech, f.randomness, Statement(mech, f.randomness, f.statement_clause), f.documents,
+                f.documents_with_kept_oov, f.words_per_document);
   j["outputs"] =
       json::array({{{"name", f.output_name},
                     {"sha256", f.output_sha256 ? json(*f.output_sha256) : json(nullptr)}}});
@@ -212,8 +212,11 @@ StatusOr<json> MergeLedgers(const std::vector<json>& shards, const std::vector<s
     merged_from.push_back({{"ledger", names[i]}, {"created_utc", s.value("created_utc", "")}});
   }
   out["totals"] = totals;
+  // The statement depends only on the mechanism and the randomness, which
+  // agree across the shards (checked above): the first shard's is the job's.
   out["per_document"] =
-      Guarantee(first.at("mechanism"), first.at("randomness").at("kind"), documents, kept, hist);
+      Guarantee(first.at("mechanism"), first.at("randomness").at("kind"),
+                first.at("per_document").value("statement", ""), documents, kept, hist);
   out["outputs"] = outputs;
   out["merged_from"] = merged_from;
   return out;

@@ -31,10 +31,11 @@ struct LedgerFacts {
   std::string tool_version;
   std::string created_utc;  // ISO 8601
   // Mechanism.
-  std::string mechanism;  // "tg" or "mvl"
+  std::string mechanism;  // registry name: "tg", "mvl", ...
   std::optional<double> eps;
-  std::string eps_basis;                               // "nominal", "proven" or "none"
-  std::string eps_basis_detail;                        // e.g. the calibration's name
+  std::string eps_basis;         // "nominal", "proven" or "none"
+  std::string eps_basis_detail;  // e.g. the calibration's name
+  std::string statement_clause;  // what epsilon rests on, for the per-document statement
   std::map<std::string, double> parameters;            // mu, b, a, delta_min, delta_max, eps_min...
   std::map<std::string, std::string> parameter_notes;  // delta_max_kind, mvl_search...
   // Embedding.
@@ -70,6 +71,11 @@ StatusOr<nlohmann::json> MergeLedgers(const std::vector<nlohmann::json>& shards,
                                       const std::vector<std::string>& names,
                                       const std::string& tool_version,
                                       const std::string& created_utc);
+
+// Reads the ledgers `inputs`, merges them and writes the result to `out`
+// atomically; refuses an `out` that is one of the inputs.
+Status MergeLedgerFiles(const std::vector<std::string>& inputs, const std::string& out,
+                        const std::string& tool_version);
 
 // Reads and checks a ledger file.
 StatusOr<nlohmann::json> ReadLedger(const std::string& path);

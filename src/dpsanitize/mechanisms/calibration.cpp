@@ -14,16 +14,8 @@ double TgEpsMin(uint64_t vocab_size, double delta_min) {
   return (2.0 * (1.0 + std::log(static_cast<double>(vocab_size))) + 3.0) / delta_min;
 }
 
-Status CheckEpsilon(double eps, const char* flag) {
-  if (!std::isfinite(eps) || eps <= 0) {
-    return UsageError("{} {}: must be a finite number greater than 0", flag, eps);
-  }
-  return Status::Ok();
-}
-
 StatusOr<TgCalibration> CalibrateTg(double eps, uint64_t vocab_size, double delta_min,
                                     double delta_max) {
-  DPS_RETURN_IF_ERROR(CheckEpsilon(eps, "--eps"));
   if (vocab_size < 2 || !(delta_min > 0) || !(delta_max >= delta_min)) {
     return DataError(
         "calibration: vocabulary of {} words with delta_min {} and delta_max {} "

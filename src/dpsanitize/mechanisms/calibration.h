@@ -34,10 +34,9 @@ double DefaultMu(uint64_t vocab_size);
 
 double TgEpsMin(uint64_t vocab_size, double delta_min);
 
-// Checks that `eps` is a finite positive number; `flag` names the option.
-Status CheckEpsilon(double eps, const char* flag);
-
 // Calibrates tg, or returns a usage error that states eps_min and what to do.
+// `eps` was validated with the config (finite, > 0); a NaN or non-positive
+// value falls outside the domain and gets the same usage error.
 StatusOr<TgCalibration> CalibrateTg(double eps, uint64_t vocab_size, double delta_min,
                                     double delta_max);
 

@@ -16,13 +16,9 @@ WordId TgSelector::Select(WordId word, WordRng& rng, std::vector<Neighbor>* scra
 }
 
 void TgMechanism::Perturb(const WordDraw* in, size_t n, const RunKey& key, WordId* out) const {
-  std::vector<Neighbor> scratch;
-  DocKey doc;
-  for (size_t i = 0; i < n; ++i) {
-    if (i == 0 || in[i].doc_id != doc.doc_id) doc = DocKey(key, in[i].doc_id);
-    WordRng rng(doc, in[i].field, in[i].position);
-    out[i] = selector_.Select(in[i].word, rng, &scratch);
-  }
+  PerturbEachWord(in, n, key, out, [this](WordId w, WordRng& rng, std::vector<Neighbor>* scratch) {
+    return selector_.Select(w, rng, scratch);
+  });
 }
 
 }  // namespace dpsanitize

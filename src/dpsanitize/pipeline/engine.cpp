@@ -3,7 +3,6 @@
 #include <cstdlib>
 
 #include "dpsanitize/core/log.h"
-#include "dpsanitize/mechanisms/mvl.h"
 
 namespace dpsanitize {
 
@@ -26,10 +25,84 @@ std::string ResolveEmbeddingPath(const std::string& flag) {
   return DefaultEmbeddingPath();
 }
 
-StatusOr<std::unique_ptr<Engine>> OpenEngine(const Config& config, bool build_mechanism) {
+Status ValidateConfig(const Config& config) {
   DPS_RETURN_IF_ERROR(Validate(config));
+  return ValidateMechanismOptions(config);
+}
+
+uint32_t Engine::stored_neighbors() const {
+  const NeighborTable& table = embedding->neighbor_table();
+  return table.k > 0 && table.vocab_size == vocab->size() && table.filter_version == kFilterVersion
+             ? table.k
+             : 0;
+}
+
+StatusOr<NeighborAccess> Engine::ExactNeighbors() {
+  const VectorSet vs = vocab->vectors();
+  NeighborAccess access;
+  if (stored_neighbors() > 0) {
+    // Prepared exact lists: no search at run time unless a draw is deeper.
+    if (!table_source) {
+      table_source = std::make_unique<TableNeighborSource>(embedding->neighbor_table(), vs);
+    }
+    access.source = table_source.get();
+    access.depth = stored_neighbors();
+    return access;
+  }
+  if (!cache) {
+    DPS_ASSIGN_OR_RETURN(const ExactKnn* exact, Knn());
+    cache = std::make_unique<NeighborCache>(*exact, vs, config.neighbor_depth);
+  }
+  NeighborCache* c = cache.get();
+  access.source = c;
+  access.depth = c->depth();
+  access.prefetch = [c](const std::vector<WordId>& words) {
+    // A failed prefetch only costs speed: Nearest() falls back to an exact
+    // scan for words without a list.
+    Status s = c->Prefetch(words);
+    if (!s.ok()) Log().warn("neighbour prefetch failed: {}", s.message());
+  };
+  return access;
+}
+
+StatusOr<const ExactKnn*> Engine::Knn() {
+  if (!knn) {
+    DPS_ASSIGN_OR_RETURN(knn, ExactKnn::Create(vocab->vectors()));
+  }
+  return static_cast<const ExactKnn*>(knn.get());
+}
+
+StatusOr<const NearestWordFinder*> Engine::NearestFinder(bool exact) {
+  std::unique_ptr<NearestWordFinder>& f = exact ? exact_finder : hnsw_finder;
+  if (!f) {
+    DPS_ASSIGN_OR_RETURN(f, MakeNearestWordFinder(vocab->vectors(), exact ? NearestSearch::kExact
+                                                                          : NearestSearch::kHnsw));
+  }
+  return static_cast<const NearestWordFinder*>(f.get());
+}
+
+namespace {
+
+Status BuildMechanism(Engine* e) {
+  BuildContext ctx;
+  ctx.vectors = e->vocab->vectors();
+  ctx.exact_neighbors = [e] { return e->ExactNeighbors(); };
+  ctx.nearest_finder = [e](bool exact) { return e->NearestFinder(exact); };
+  DPS_ASSIGN_OR_RETURN(e->mechanism, e->plan->Build(ctx));
+  return Status::Ok();
+}
+
+}  // namespace
+
+StatusOr<std::unique_ptr<Engine>> OpenEngine(const Config& config, bool build_mechanism) {
+  DPS_RETURN_IF_ERROR(ValidateConfig(config));
+  return OpenValidatedEngine(config, build_mechanism);
+}
+
+StatusOr<std::unique_ptr<Engine>> OpenValidatedEngine(const Config& config, bool build_mechanism) {
   auto e = std::make_unique<Engine>();
   e->config = config;
+  e->info = FindMechanism(config.mechanism);
   const std::string path = ResolveEmbeddingPath(config.embedding);
   {
     auto opened = Embedding::Open(path);
@@ -45,85 +118,56 @@ StatusOr<std::unique_ptr<Engine>> OpenEngine(const Config& config, bool build_me
     e->embedding = std::move(opened).value();
   }
   e->vocab = std::make_unique<Vocabulary>(*e->embedding, config.vocab_size);
-  Calibration& cal = e->calibration;
-  cal.mechanism = config.mechanism;
-  cal.vocab_size = e->vocab->size();
-  cal.dim = e->vocab->dim();
-  if (cal.vocab_size < 2) {
-    return DataError("{}: only {} usable vocabulary words", path, cal.vocab_size);
+  if (e->vocab->size() < 2) {
+    return DataError("{}: only {} usable vocabulary words", path, e->vocab->size());
   }
-  if (config.mechanism == MechanismKind::kTg) {
-    if (auto stored = e->vocab->StoredStats()) {
-      cal.stats = *stored;
-      cal.stats_stored = true;
-    } else {
-      if (e->embedding->prepared()) {
-        Log().info("computing delta_min and delta_max for a {}-word vocabulary (not stored in {})",
-                   cal.vocab_size, path);
-      }
-      DPS_ASSIGN_OR_RETURN(cal.stats, ComputeVocabStats(e->vocab->vectors()));
+  PlanInputs in;
+  in.vocab_size = e->vocab->size();
+  in.dim = e->vocab->dim();
+  const std::optional<VocabStats> stored = e->vocab->StoredStats();
+  in.stats_stored = stored.has_value();
+  // Only mechanisms that need delta_min/delta_max ask; computing them scans
+  // all pairs of the vocabulary, so it is never done for the others.
+  in.stats = [&e, stored, path]() -> StatusOr<VocabStats> {
+    if (stored) return *stored;
+    if (e->embedding->prepared()) {
+      Log().info("computing delta_min and delta_max for a {}-word vocabulary (not stored in {})",
+                 e->vocab->size(), path);
     }
-    cal.eps_min = TgEpsMin(cal.vocab_size, cal.stats.delta_min);
-    if (config.gumbel_scale) {
-      cal.tg.b = *config.gumbel_scale;
-      cal.tg.mu = config.mu ? *config.mu : DefaultMu(cal.vocab_size);
-      cal.tg.delta_max = config.delta_max ? *config.delta_max : cal.stats.delta_max;
-      cal.eps_basis = "none (explicit noise parameters)";
-    } else {
-      DPS_ASSIGN_OR_RETURN(auto c, CalibrateTg(*config.eps, cal.vocab_size, cal.stats.delta_min,
-                                               cal.stats.delta_max));
-      cal.tg_calibration = c;
-      cal.tg.b = c.b;
-      cal.tg.mu = c.mu;
-      cal.tg.delta_max = c.delta_max;
-      cal.eps = c.eps;
-      cal.eps_basis = "nominal (Xu et al. 2021 truncated Gumbel calibration)";
-    }
-  } else if (config.mechanism == MechanismKind::kMvl) {
-    cal.eps = *config.eps;
-    cal.eps_basis = "proven (Feyisetan et al. 2020)";
-  } else {
-    cal.eps_basis = "none (identity: no privacy)";
-  }
-  if (!build_mechanism) return e;
-
-  const VectorSet vs = e->vocab->vectors();
-  switch (config.mechanism) {
-    case MechanismKind::kTg: {
-      const NeighborTable& table = e->embedding->neighbor_table();
-      if (table.k > 0 && table.vocab_size == cal.vocab_size &&
-          table.filter_version == kFilterVersion) {
-        // Prepared exact lists: no search at run time unless a draw is deeper.
-        e->table_source = std::make_unique<TableNeighborSource>(table, vs);
-        e->mechanism =
-            std::make_unique<TgMechanism>(cal.tg, cal.vocab_size, *e->table_source, nullptr);
-        break;
-      }
-      DPS_ASSIGN_OR_RETURN(e->knn, ExactKnn::Create(vs));
-      e->cache = std::make_unique<NeighborCache>(*e->knn, vs, config.neighbor_depth);
-      NeighborCache* cache = e->cache.get();
-      e->mechanism = std::make_unique<TgMechanism>(
-          cal.tg, cal.vocab_size, *cache, [cache](const std::vector<WordId>& words) {
-            Status s = cache->Prefetch(words);
-            // A failed prefetch only costs speed: Nearest() falls back to an
-            // exact scan for words without a list.
-            if (!s.ok()) Log().warn("neighbour prefetch failed: {}", s.message());
-          });
-      break;
-    }
-    case MechanismKind::kMvl: {
-      DPS_ASSIGN_OR_RETURN(
-          e->finder,
-          MakeNearestWordFinder(vs, config.mvl_search == MvlSearch::kExact ? NearestSearch::kExact
-                                                                           : NearestSearch::kHnsw));
-      e->mechanism = std::make_unique<MvlMechanism>(*config.eps, vs, *e->finder);
-      break;
-    }
-    case MechanismKind::kIdentity:
-      e->mechanism = std::make_unique<IdentityMechanism>();
-      break;
-  }
+    return ComputeVocabStats(e->vocab->vectors());
+  };
+  DPS_ASSIGN_OR_RETURN(e->plan, e->info->make_plan(config, in));
+  if (build_mechanism) DPS_RETURN_IF_ERROR(BuildMechanism(e.get()));
   return e;
+}
+
+StatusOr<LawContext> MakeLawContext(Engine& e) {
+  if (!e.mechanism) DPS_RETURN_IF_ERROR(BuildMechanism(&e));
+  LawContext ctx;
+  ctx.vectors = e.vocab->vectors();
+  DPS_ASSIGN_OR_RETURN(NeighborAccess nb, e.ExactNeighbors());
+  ctx.neighbors = nb.source;
+  // Monte Carlo laws map noisy points to words exactly, whatever search the
+  // sampler itself uses (the audit measures the mechanism, not the index).
+  DPS_ASSIGN_OR_RETURN(ctx.nearest, e.NearestFinder(/*exact=*/true));
+  ctx.mechanism = e.mechanism.get();
+  return ctx;
+}
+
+StatusOr<AuditInputs> MakeAuditInputs(Engine& e) {
+  AuditInputs in;
+  in.embedding = e.embedding.get();
+  in.vocab = e.vocab.get();
+  in.info = e.info;
+  in.plan = e.plan.get();
+  DPS_ASSIGN_OR_RETURN(in.law, MakeLawContext(e));
+  // The pair sampler's exact kNN: FAISS stays out of the audit library.
+  DPS_ASSIGN_OR_RETURN(const ExactKnn* knn, e.Knn());
+  in.neighbors = [knn](const std::vector<WordId>& words, size_t k,
+                       std::vector<std::vector<Neighbor>>* out) {
+    return knn->Neighbors(words, k, out);
+  };
+  return in;
 }
 
 }  // namespace dpsanitize

@@ -70,4 +70,17 @@ Status Prepare(const std::string& in, const std::string& out,
   return file->Commit();
 }
 
+void LogPrepareReport(const std::string& out, const PrepareReport& r) {
+  Log().info("{}: {} words ({} usable), dimension {}, sha256 {}", out, r.words, r.usable, r.dim,
+             r.sha256);
+  if (r.table_k > 0) {
+    Log().info("  neighbour table: {} nearest words of each of the {} vocabulary words", r.table_k,
+               r.table_vocab_size);
+  }
+  for (const VocabStats& st : r.stats) {
+    Log().info("  |V| = {}: delta_min = {:.6g} (exact), delta_max = {:.6g} (certified bound)",
+               st.vocab_size, st.delta_min, st.delta_max);
+  }
+}
+
 }  // namespace dpsanitize

@@ -30,6 +30,9 @@ Status Prepare(const std::string& in, const std::string& out,
                const std::vector<uint64_t>& vocab_sizes, uint32_t neighbor_k,
                PrepareReport* report);
 
+// The info lines `prepare` prints about what it wrote (stderr, via the log).
+void LogPrepareReport(const std::string& out, const PrepareReport& r);
+
 }  // namespace dpsanitize
 
 #endif  // DPSANITIZE_PIPELINE_PREPARE_H_

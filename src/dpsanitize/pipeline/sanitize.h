@@ -35,7 +35,6 @@ struct RunSummary {
   uint64_t bytes_in = 0;
   std::optional<std::string> output_sha256;  // hex, when the output is a file
   RandomnessKind randomness = RandomnessKind::kCsprng;
-  Calibration calibration;
   std::string ledger_path;  // "" when none was written
 };
 

@@ -11,6 +11,8 @@
 #include <cstring>
 #include <vector>
 
+#include "dpsanitize/core/strings.h"
+
 namespace dpsanitize {
 namespace {
 
@@ -37,11 +39,6 @@ std::string DirName(const std::string& path) {
   if (slash == std::string::npos) return ".";
   if (slash == 0) return "/";
   return path.substr(0, slash);
-}
-
-std::string BaseName(const std::string& path) {
-  const size_t slash = path.rfind('/');
-  return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
 }  // namespace

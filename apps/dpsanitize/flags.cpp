@@ -1,0 +1,125 @@
+#include "flags.h"
+
+#include "dpsanitize/mechanisms/registry.h"
+#include "dpsanitize/pipeline/engine.h"
+
+namespace dpsanitize {
+
+void AddEmbeddingFlags(CLI::App& app, Config* c) {
+  app.add_option("--embedding", c->embedding,
+                 "Embedding (prepared or text); default $DPSANITIZE_EMBEDDING, else " +
+                     DefaultEmbeddingPath());
+  app.add_option("--vocab-size", c->vocab_size,
+                 "Perturbation vocabulary: the N most frequent usable words")
+      ->capture_default_str();
+}
+
+void AddMechanismFlags(CLI::App& app, MechanismFlags* f, bool with_options) {
+  std::vector<std::string> names;
+  for (const MechanismInfo& m : Registry()) {
+    if (m.cli) names.push_back(m.name);
+  }
+  app.add_option("--mechanism", f->mechanism,
+                 "Mechanism: " + MechanismChoices() + " (see Mechanisms below)")
+      ->check(CLI::IsMember(names))
+      ->capture_default_str();
+  if (!with_options) return;
+  for (const MechanismInfo& m : Registry()) {
+    for (const MechanismFlag& flag : m.flags) {
+      if (f->options.count(flag.name) != 0) continue;  // shared by two mechanisms
+      CLI::Option* o = app.add_option("--" + flag.name, f->values[flag.name], flag.help);
+      if (flag.kind == MechanismFlag::Kind::kChoice) o->check(CLI::IsMember(flag.choices));
+      if (!flag.default_value.empty()) o->default_str(flag.default_value);
+      f->options[flag.name] = o;
+    }
+  }
+}
+
+void ApplyMechanismFlags(const MechanismFlags& f, Config* c) {
+  c->mechanism = f.mechanism;
+  for (const auto& [name, option] : f.options) {
+    if (option->count() > 0) c->mechanism_options[name] = f.values.at(name);
+  }
+}
+
+void SanitizeFlags::Add(CLI::App& app) {
+  Config& c = config;
+  app.add_option("IN", c.input, "Input text, UTF-8, one document per line ('-': stdin)")
+      ->required();
+  app.add_option("OUT", c.output, "Output path, written atomically ('-': stdout)")->required();
+  app.add_option("--eps", c.eps, "Metric-DP epsilon per unit of embedding distance (required)");
+  AddMechanismFlags(app, &mechanism, /*with_options=*/true);
+  AddEmbeddingFlags(app, &c);
+  app.add_option("--seed", c.seed,
+                 "Reproducible noise for tests; NO privacy guarantee (never stored)");
+  app.add_option("--key-file", c.key_file,
+                 "Secret key file (>= 32 bytes): same key and input give the same output");
+  app.add_option("--first-doc-id", c.first_doc_id, "Id of the first document (for shards)")
+      ->capture_default_str();
+  app.add_option("--threads", c.threads, "Worker threads (0: all cores)")->capture_default_str();
+  app.add_option("--oov", oov, "Out-of-vocabulary words: mask, keep (no guarantee) or drop")
+      ->check(CLI::IsMember({"mask", "keep", "drop"}))
+      ->capture_default_str();
+  app.add_option("--oov-token", c.oov_token, "Placeholder for --oov mask")->capture_default_str();
+  app.add_option("--case", case_mode, "preserve (case pattern of the input word) or lower")
+      ->check(CLI::IsMember({"preserve", "lower"}))
+      ->capture_default_str();
+  app.add_option("--max-line", c.max_line, "Longest accepted line in bytes")->capture_default_str();
+  app.add_option("--neighbor-depth", c.neighbor_depth,
+                 "Neighbours cached per word; deeper draws scan exactly")
+      ->capture_default_str();
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off [warn]")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+  app.add_flag("-q,--quiet", c.quiet, "No warnings or progress on stderr");
+  app.add_option("--format", format, "Input format: text, jsonl, or auto (.jsonl/.ndjson: jsonl)")
+      ->check(CLI::IsMember({"auto", "text", "jsonl"}))
+      ->capture_default_str();
+  app.add_option("--doc", doc, "Plain text: a document is a line, a paragraph or the file")
+      ->check(CLI::IsMember({"line", "paragraph", "file"}))
+      ->capture_default_str();
+  app.add_option("--text-field", c.text_fields,
+                 "JSONL: top-level string field to rewrite (repeat for several)")
+      ->allow_extra_args(false)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  app.add_option("--id-field", c.id_field,
+                 "JSONL: field holding the document id (default: record position)");
+  app.add_option("--on-bad-record", bad, "JSONL: error or skip (skipped records are counted)")
+      ->check(CLI::IsMember({"error", "skip"}))
+      ->capture_default_str();
+  app.add_option("--ledger", c.ledger, "Privacy ledger path [OUT.ledger.json]");
+  app.add_flag("--no-ledger", c.no_ledger, "Write no privacy ledger");
+  app.add_flag("--progress", progress, "Show progress on stderr even when it is not a terminal");
+}
+
+Config SanitizeFlags::Apply() const {
+  Config c = config;
+  ApplyMechanismFlags(mechanism, &c);
+  c.format = format == "text"    ? InputFormat::kText
+             : format == "jsonl" ? InputFormat::kJsonl
+                                 : InputFormat::kAuto;
+  c.doc_mode = doc == "paragraph" ? DocMode::kParagraph
+               : doc == "file"    ? DocMode::kFile
+                                  : DocMode::kLine;
+  c.on_bad_record = bad == "skip" ? BadRecordPolicy::kSkip : BadRecordPolicy::kError;
+  c.progress =
+      progress ? ProgressMode::kAlways : (c.quiet ? ProgressMode::kNever : ProgressMode::kAuto);
+  c.oov = oov == "mask" ? OovPolicy::kMask : oov == "keep" ? OovPolicy::kKeep : OovPolicy::kDrop;
+  c.case_mode = case_mode == "lower" ? CaseMode::kLower : CaseMode::kPreserve;
+  return c;
+}
+
+std::string MechanismsHelp() {
+  std::string s = "Mechanisms:\n";
+  for (const MechanismInfo& m : Registry()) {
+    if (!m.cli) continue;
+    // The description's lines, indented under the name.
+    std::string indented;
+    for (char ch : m.description)
+      indented += ch == '\n' ? std::string("\n       ") : std::string(1, ch);
+    s += "  " + m.name + std::string(m.name.size() < 5 ? 5 - m.name.size() : 1, ' ') + indented +
+         "\n";
+  }
+  return s;
+}
+
+}  // namespace dpsanitize

@@ -1,0 +1,46 @@
+// Command-line flags shared by the subcommands, declared once. CLI11 only
+// fills the Config (and the raw strings of enum-like options); the library
+// validates it (ValidateConfig in pipeline/engine.h).
+#ifndef DPSANITIZE_APPS_FLAGS_H_
+#define DPSANITIZE_APPS_FLAGS_H_
+
+#include <CLI/CLI.hpp>
+#include <map>
+#include <string>
+
+#include "dpsanitize/core/config.h"
+
+namespace dpsanitize {
+
+// --embedding and --vocab-size.
+void AddEmbeddingFlags(CLI::App& app, Config* c);
+
+// --mechanism (choices from the registry) and, with `with_options`, every
+// mechanism-specific option of every registry entry.
+struct MechanismFlags {
+  std::string mechanism = Config().mechanism;
+  std::map<std::string, std::string> values;    // flag name -> text given
+  std::map<std::string, CLI::Option*> options;  // flag name -> CLI11 option
+};
+void AddMechanismFlags(CLI::App& app, MechanismFlags* f, bool with_options);
+// Copies the mechanism and the options actually given into the Config.
+void ApplyMechanismFlags(const MechanismFlags& f, Config* c);
+
+// Every option of the sanitize command (input, mechanism, privacy, output,
+// performance); Apply() maps the enum-like strings after parsing.
+struct SanitizeFlags {
+  Config config;
+  MechanismFlags mechanism;
+  std::string oov = "mask", case_mode = "preserve", format = "auto", doc = "line", bad = "error";
+  std::string log_level;
+  bool progress = false;
+  void Add(CLI::App& app);
+  Config Apply() const;
+};
+
+// The "Mechanisms:" block of --help, from the registry.
+std::string MechanismsHelp();
+
+}  // namespace dpsanitize
+
+#endif  // DPSANITIZE_APPS_FLAGS_H_

@@ -1,0 +1,102 @@
+// mvl (Feyisetan, Balle, Drake, Diethe, WSDM 2020) for the audit: Monte Carlo
+// with the library's noise sampler (MvlNoisyPoint) and an exact nearest-word
+// search. The audit turns the counts into exact binomial intervals
+// (audit/loss.cpp); this file only draws and counts.
+#include "dpsanitize/mechanisms/mvl_law.h"
+
+#include <algorithm>
+#include <cmath>
+#include <exception>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "dpsanitize/mechanisms/mvl.h"
+#include "dpsanitize/random/keyed_rng.h"
+
+namespace dpsanitize {
+namespace {
+
+// Document ids of the audit's streams: kMvlDoc + word id, far from any real
+// document id's keyed stream (and the key is the audit's seed anyway).
+constexpr uint64_t kMvlDoc = 0x6d766c0000000000ULL;
+// Draws per batched nearest-word search.
+constexpr size_t kChunk = 4096;
+
+class MvlOutputLaw : public OutputLaw {
+ public:
+  MvlOutputLaw(double eps, VectorSet vectors, const NearestWordFinder& finder, uint64_t samples,
+               const std::string& seed)
+      : eps_(eps), vs_(vectors), finder_(finder), samples_(samples), key_(RunKey::FromSeed(seed)) {}
+
+  LawKind kind() const override { return LawKind::kMonteCarlo; }
+  // The nearest-word search is batched and parallel inside (FAISS).
+  bool concurrent() const override { return false; }
+
+  StatusOr<WordLaw> Of(WordId w) const override {
+    // Chunks of draws share one batched search; the draw i of word w always
+    // comes from stream (kMvlDoc + w, 0, i), whatever the chunking.
+    const uint32_t dim = vs_.dim;
+    std::vector<float> z(kChunk * dim);
+    std::vector<WordId> nearest(kChunk);
+    std::unordered_map<WordId, uint64_t> counts;
+    double sum_dist = 0;
+    for (uint64_t start = 0; start < samples_; start += kChunk) {
+      const size_t m = static_cast<size_t>(std::min<uint64_t>(kChunk, samples_ - start));
+      for (size_t i = 0; i < m; ++i) {
+        WordRng rng(key_, kMvlDoc + w, 0, start + i);
+        MvlNoisyPoint(vs_.row(w), dim, eps_, rng, z.data() + i * dim);
+      }
+      try {
+        finder_.FindNearest(z.data(), m, nearest.data());
+      } catch (const std::exception& e) {
+        return InternalError("audit: nearest-word search: {}", e.what());
+      }
+      for (size_t i = 0; i < m; ++i) {
+        ++counts[nearest[i]];
+        sum_dist += Distance(vs_, w, nearest[i]);
+      }
+    }
+    WordLaw out;
+    out.word = w;
+    out.draws = samples_;
+    std::vector<std::pair<WordId, uint64_t>> sorted(counts.begin(), counts.end());
+    std::sort(sorted.begin(), sorted.end());
+    for (const auto& [y, c] : sorted) {
+      out.outputs.push_back(y);
+      out.counts.push_back(c);
+    }
+    const double n = static_cast<double>(samples_);
+    auto it = counts.find(w);
+    out.p_unchanged = it == counts.end() ? 0.0 : static_cast<double>(it->second) / n;
+    out.mean_distance = sum_dist / n;
+    return out;
+  }
+
+  LawReport Describe(const LawNumerics&) const override {
+    LawReport r;
+    r.parameters = {{"samples_per_word", samples_}};
+    return r;
+  }
+
+ private:
+  double eps_;
+  VectorSet vs_;
+  const NearestWordFinder& finder_;
+  uint64_t samples_;
+  RunKey key_;
+};
+
+}  // namespace
+
+StatusOr<std::unique_ptr<OutputLaw>> MakeMvlOutputLaw(double eps, const LawContext& ctx) {
+  if (!(eps > 0) || !std::isfinite(eps)) {
+    return InternalError("mvl output law: eps {} is not a finite positive number", eps);
+  }
+  if (ctx.samples == 0) return UsageError("audit: --samples must be positive");
+  if (ctx.nearest == nullptr) return InternalError("mvl output law: no nearest-word finder");
+  return std::unique_ptr<OutputLaw>(
+      std::make_unique<MvlOutputLaw>(eps, ctx.vectors, *ctx.nearest, ctx.samples, ctx.seed));
+}
+
+}  // namespace dpsanitize

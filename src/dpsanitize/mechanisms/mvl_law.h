@@ -1,0 +1,27 @@
+// mvl's output law (spec section 7): Monte Carlo.
+//
+// mvl's guarantee is analytic (Feyisetan et al. 2020), so its law is not
+// computed: the audit draws the real noise, as the sampler does, and counts
+// the nearest words, which checks the implementation against the proof.
+//
+//   DPS_ASSIGN_OR_RETURN(auto law, MakeMvlOutputLaw(eps, ctx));
+//   DPS_ASSIGN_OR_RETURN(WordLaw lw, law->Of(w));  // lw.outputs, lw.counts of lw.draws
+#ifndef DPSANITIZE_MECHANISMS_MVL_LAW_H_
+#define DPSANITIZE_MECHANISMS_MVL_LAW_H_
+
+#include <memory>
+
+#include "dpsanitize/core/status.h"
+#include "dpsanitize/mechanisms/output_law.h"
+
+namespace dpsanitize {
+
+// ctx.samples draws per word of MvlNoisyPoint at `eps` from streams keyed by
+// ctx.seed (one per word and draw, independent of the run's), each mapped to
+// its nearest word by ctx.nearest, which must be exact. Errors: no finder, no
+// samples (usage), eps not finite and > 0.
+StatusOr<std::unique_ptr<OutputLaw>> MakeMvlOutputLaw(double eps, const LawContext& ctx);
+
+}  // namespace dpsanitize
+
+#endif  // DPSANITIZE_MECHANISMS_MVL_LAW_H_

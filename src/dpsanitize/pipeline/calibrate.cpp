@@ -1,0 +1,48 @@
+#include "dpsanitize/pipeline/calibrate.h"
+
+#include <fmt/format.h>
+
+namespace dpsanitize {
+
+nlohmann::json CalibrationJson(const Engine& e) {
+  const MechanismPlan& plan = *e.plan;
+  nlohmann::json j;
+  j["mechanism"] = e.info->name;
+  j["embedding"] = ResolveEmbeddingPath(e.config.embedding);
+  j["embedding_sha256"] = e.embedding->content_sha256();
+  j["vocab_size"] = e.vocab->size();
+  j["eps"] = plan.eps() ? nlohmann::json(*plan.eps()) : nlohmann::json(nullptr);
+  j["eps_basis"] = EpsBasisName(plan.basis());
+  j["neighbor_table_k"] = e.stored_neighbors();
+  for (const PlanRow& r : plan.Rows()) {
+    if (r.where & PlanRow::kJson) j[r.key] = r.value;
+  }
+  return j;
+}
+
+std::string CalibrationText(const Engine& e) {
+  const MechanismPlan& plan = *e.plan;
+  std::string s;
+  // One "name  value (note)" line per fact, names padded to one column.
+  auto line = [&s](const std::string& name, const std::string& value) {
+    s += fmt::format("{:<13} {}\n", name, value);
+  };
+  line("mechanism", e.info->name);
+  line("embedding", ResolveEmbeddingPath(e.config.embedding));
+  line("vocab_size", std::to_string(e.vocab->size()));
+  line("eps", plan.eps() ? fmt::format("{:.6g} ({} ({}))", *plan.eps(), EpsBasisName(plan.basis()),
+                                       e.info->citation)
+                         : std::string("none (") + plan.basis_detail() + ")");
+  for (const PlanRow& r : plan.Rows()) {
+    if (!(r.where & PlanRow::kText)) continue;
+    const std::string value = r.value.is_number() ? fmt::format("{:.6g}", r.value.get<double>())
+                                                  : r.value.get<std::string>();
+    line(r.key, r.note.empty() ? value : value + " " + r.note);
+  }
+  const uint32_t k = e.stored_neighbors();
+  line("neighbours", fmt::format("{} stored per word{}", k,
+                                 k == 0 ? " (none: lists are computed at run time)" : ""));
+  return s;
+}
+
+}  // namespace dpsanitize

@@ -1,0 +1,73 @@
+// DocumentSource: the first stage of the sanitize loop. Reads the input
+// (a file, or stdin for "-") in batches of whole lines in bounded memory and
+// gives each line the id of its document:
+//   text, --document line       one document per line
+//   text, --document paragraph  runs of lines separated by blank lines
+//   text, --document file       the whole input
+//   JSONL                       one record per non-blank line; its id is
+//                               first_doc_id + its index among the records
+//                               (unless --id-field names one in the record)
+//
+//   DPS_ASSIGN_OR_RETURN(auto source, DocumentSource::Open(config));
+//   Batch batch;
+//   while (true) {
+//     DPS_ASSIGN_OR_RETURN(const bool more, source->Next(&batch));
+//     if (!more) break;
+//     ...
+//   }
+#ifndef DPSANITIZE_PIPELINE_DOCUMENT_SOURCE_H_
+#define DPSANITIZE_PIPELINE_DOCUMENT_SOURCE_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "dpsanitize/core/config.h"
+#include "dpsanitize/core/status.h"
+#include "dpsanitize/pipeline/batch.h"
+#include "dpsanitize/tokenize/line_reader.h"
+
+namespace dpsanitize {
+
+class DocumentSource {
+ public:
+  // Opens config.input ("-": stdin, not closed).
+  static StatusOr<std::unique_ptr<DocumentSource>> Open(const Config& config);
+  ~DocumentSource();
+  DocumentSource(const DocumentSource&) = delete;
+  DocumentSource& operator=(const DocumentSource&) = delete;
+
+  // Replaces *batch with the next lines and their document ids; false at
+  // the end of the input.
+  StatusOr<bool> Next(Batch* batch);
+
+  // After the last batch: true when the input had no line at all but still
+  // counts as one empty document (plain text, --document file).
+  bool EmptyFileDocument() const;
+
+  const std::string& name() const { return name_; }      // for error messages
+  uint64_t total_bytes() const { return total_bytes_; }  // regular file size, else 0
+  uint64_t bytes_read() const { return reader_.bytes_read(); }
+
+ private:
+  DocumentSource(const Config& config, int fd, std::string name);
+  void AssignTextDocuments(Batch* batch);
+  void AssignRecords(Batch* batch);
+
+  const Config& config_;
+  const bool jsonl_;
+  const int fd_;
+  const std::string name_;
+  uint64_t total_bytes_ = 0;
+  LineReader reader_;
+  uint64_t lines_ = 0;  // lines before the current batch
+  // Plain text: document state carried across batches.
+  uint64_t doc_index_ = 0;
+  bool started_ = false, prev_blank_ = false, doc_has_text_ = false;
+  // JSONL: non-blank lines so far.
+  uint64_t records_ = 0;
+};
+
+}  // namespace dpsanitize
+
+#endif  // DPSANITIZE_PIPELINE_DOCUMENT_SOURCE_H_

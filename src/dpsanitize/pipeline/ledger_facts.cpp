@@ -1,0 +1,116 @@
+#include "dpsanitize/pipeline/ledger_facts.h"
+
+#include <nlohmann/json.hpp>
+
+#include "dpsanitize/core/strings.h"
+#include "dpsanitize/ledger/ledger.h"
+
+namespace dpsanitize {
+namespace {
+
+// The mechanism's name, epsilon and its basis, and its parameters: all from
+// the registry entry and its calibrated plan, so a new mechanism needs
+// nothing here.
+void AddMechanismFacts(const Engine& e, LedgerFacts* f) {
+  const MechanismPlan& plan = *e.plan;
+  f->mechanism = e.info->name;
+  f->eps = plan.eps();
+  f->eps_basis = EpsBasisName(plan.basis());
+  f->eps_basis_detail = plan.basis_detail();
+  f->statement_clause = plan.statement_clause();
+  for (const PlanRow& r : plan.Rows()) {
+    if (!(r.where & PlanRow::kLedger)) continue;
+    if (r.value.is_number()) {
+      f->parameters[r.key] = r.value.get<double>();
+    } else {
+      f->parameter_notes[r.key] = r.value.get<std::string>();
+    }
+  }
+}
+
+// The settings that decide how the input was read and what of it the
+// output shows; a merge refuses shards whose settings differ.
+void AddInputFacts(const Config& c, LedgerFacts* f) {
+  const bool jsonl = ResolvedFormat(c) == InputFormat::kJsonl;
+  f->input["format"] = jsonl ? "jsonl" : "text";
+  if (jsonl) {
+    f->input["text_fields"] = c.text_fields;
+    f->input["id_field"] = c.id_field ? nlohmann::json(*c.id_field) : nlohmann::json(nullptr);
+    f->input["on_bad_record"] = c.on_bad_record == BadRecordPolicy::kSkip ? "skip" : "error";
+  } else {
+    f->input["document"] = c.doc_mode == DocMode::kLine        ? "line"
+                           : c.doc_mode == DocMode::kParagraph ? "paragraph"
+                                                               : "file";
+  }
+  f->input["oov"] = c.oov == OovPolicy::kMask   ? "mask"
+                    : c.oov == OovPolicy::kKeep ? "keep"
+                                                : "drop";
+  f->input["case"] = c.case_mode == CaseMode::kLower ? "lower" : "preserve";
+}
+
+void AddTotals(const RunSummary& s, LedgerFacts* f) {
+  f->documents = s.documents;
+  f->words = s.words;
+  f->words_perturbed = s.perturbed;
+  f->oov_masked = s.oov_masked;
+  f->oov_kept = s.oov_kept;
+  f->oov_dropped = s.oov_dropped;
+  f->bad_records_skipped = s.bad_records_skipped;
+  f->documents_with_kept_oov = s.documents_with_kept_oov;
+  f->words_per_document = s.words_per_document;
+}
+
+}  // namespace
+
+uint64_t DocumentTracker::Add(uint64_t doc, const Unit& u, bool per_field_positions,
+                              bool kept_oov) {
+  if (!open_ || doc != doc_) {
+    Close();
+    open_ = true;
+    doc_ = doc;
+  }
+  const uint64_t base = per_field_positions ? 0 : words_;
+  words_ += u.words;
+  kept_ |= kept_oov && u.oov > 0;
+  return base;
+}
+
+void DocumentTracker::Close() {
+  if (!open_) return;
+  ++s_->documents;
+  ++s_->words_per_document[words_];
+  if (kept_) ++s_->documents_with_kept_oov;
+  open_ = false;
+  words_ = 0;
+  kept_ = false;
+}
+
+void DocumentTracker::AddEmptyDocument() {
+  ++s_->documents;
+  ++s_->words_per_document[0];
+}
+
+Status WriteLedger(const Engine& e, const RunSummary& s, const std::string& path,
+                   std::unique_ptr<AtomicFile>* file) {
+  const Config& c = e.config;
+  LedgerFacts f;
+  f.tool_version = c.tool_version;
+  f.created_utc = NowUtc();
+  AddMechanismFacts(e, &f);
+  // File names without their folders (docs/ledger.md).
+  f.embedding_name = BaseName(e.embedding->path());
+  f.embedding_sha256 = e.embedding->content_sha256();
+  f.embedding_entries = e.embedding->size();
+  f.vocab_size = e.vocab->size();
+  f.dim = e.vocab->dim();
+  f.randomness = RandomnessKindName(s.randomness);
+  AddInputFacts(c, &f);
+  AddTotals(s, &f);
+  f.output_sha256 = s.output_sha256;
+  f.output_name = c.output == "-" ? "-" : BaseName(c.output);
+  const std::string text = BuildLedger(f).dump(2) + "\n";
+  DPS_ASSIGN_OR_RETURN(*file, AtomicFile::Create(path));
+  return (*file)->Write(text);
+}
+
+}  // namespace dpsanitize

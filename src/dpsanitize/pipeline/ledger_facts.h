@@ -1,0 +1,55 @@
+// Ledger facts: what the sanitize loop counts for the summary and the
+// privacy ledger (ledger/ledger.h), and the ledger file itself.
+//
+//   DocumentTracker docs(&summary);
+//   docs.Add(unit.doc, unit, ...);   // every unit, in input order
+//   docs.Close();                    // after the last unit of a document
+//   DPS_RETURN_IF_ERROR(WriteLedger(engine, summary, path, &ledger));
+//   ... ledger->Commit() once the output is in place
+#ifndef DPSANITIZE_PIPELINE_LEDGER_FACTS_H_
+#define DPSANITIZE_PIPELINE_LEDGER_FACTS_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "dpsanitize/core/status.h"
+#include "dpsanitize/pipeline/batch.h"
+#include "dpsanitize/pipeline/engine.h"
+#include "dpsanitize/pipeline/sanitize.h"
+#include "dpsanitize/write/atomic_file.h"
+
+namespace dpsanitize {
+
+// Word positions, document totals and kept-OOV flags, in input order.
+// Counts into RunSummary::documents, words_per_document and
+// documents_with_kept_oov.
+class DocumentTracker {
+ public:
+  explicit DocumentTracker(RunSummary* s) : s_(s) {}
+  // A unit of document `doc` (a new document when `doc` differs from the
+  // previous unit's); returns the word position its words start at: 0 with
+  // `per_field_positions` (JSONL fields), else the words of the document so
+  // far. `kept_oov`: --oov keep, so the unit's OOV words appear in the output.
+  uint64_t Add(uint64_t doc, const Unit& u, bool per_field_positions, bool kept_oov);
+  // Ends the current document, if any.
+  void Close();
+  // Counts one document without words (an empty input in --document file).
+  void AddEmptyDocument();
+
+ private:
+  RunSummary* s_;
+  bool open_ = false;
+  uint64_t doc_ = 0;
+  uint64_t words_ = 0;
+  bool kept_ = false;
+};
+
+// Writes the ledger of a finished run to a new temporary file at `path`,
+// which takes its final name on (*file)->Commit().
+Status WriteLedger(const Engine& e, const RunSummary& s, const std::string& path,
+                   std::unique_ptr<AtomicFile>* file);
+
+}  // namespace dpsanitize
+
+#endif  // DPSANITIZE_PIPELINE_LEDGER_FACTS_H_

@@ -1,0 +1,51 @@
+// Sink: the last stage of the sanitize loop. Writes the rendered parts in
+// input order to stdout or, for a file, to a temporary file that takes its
+// final name only on Commit(); and keeps a SHA-256 of everything written,
+// which the ledger records for a file output.
+//
+//   DPS_ASSIGN_OR_RETURN(auto sink, Sink::Open(config));
+//   DPS_RETURN_IF_ERROR(sink->Write(part.out));  // per part, in order
+//   summary.output_sha256 = sink->Sha256Hex();
+//   DPS_RETURN_IF_ERROR(sink->Commit());
+#ifndef DPSANITIZE_PIPELINE_SINK_H_
+#define DPSANITIZE_PIPELINE_SINK_H_
+
+#include <sodium.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "dpsanitize/core/config.h"
+#include "dpsanitize/core/status.h"
+#include "dpsanitize/write/atomic_file.h"
+
+namespace dpsanitize {
+
+class Sink {
+ public:
+  // Opens config.output ("-": stdout). Refuses an output file that is the
+  // input file.
+  static StatusOr<std::unique_ptr<Sink>> Open(const Config& config);
+
+  Status Write(std::string_view data);
+
+  // Lower-case hex SHA-256 of all data written, for a file output; nullopt
+  // for stdout. Call once, after the last Write.
+  std::optional<std::string> Sha256Hex();
+
+  // Renames a file output into place (stdout: nothing to do).
+  Status Commit() { return out_->Commit(); }
+
+ private:
+  Sink(std::unique_ptr<Output> out, bool is_file);
+
+  std::unique_ptr<Output> out_;
+  bool is_file_;
+  crypto_hash_sha256_state sha_;
+};
+
+}  // namespace dpsanitize
+
+#endif  // DPSANITIZE_PIPELINE_SINK_H_
