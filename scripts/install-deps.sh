@@ -10,7 +10,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   nlohmann-json3-dev libsimdjson-dev      # JSON writing / fast JSON reading
   libsodium-dev libutf8proc-dev libboost-dev
-  clang-format
+  clang-format clang-tidy                 # scripts/format.sh --check and scripts/tidy.sh (CI)
   python3 python3-numpy bc               # scripts/bench.sh: corpus, Python reference, arithmetic
   python3-sklearn python3-matplotlib     # scripts/eval_utility.sh (and its CI-sized test)
   gnuplot-nox                            # dpsanitize audit --plot

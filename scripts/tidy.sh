@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # clang-tidy (the checks in .clang-tidy) over the library and the CLI, using
 # the compile database of a configured build (default build/). Exit 1 on any
-# finding. Runs on all cores; about N minutes on this 2-core machine.
+# finding. Runs on all cores: about 7 minutes for the ~70 files on this 2-core machine.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 BUILD="${1:-$ROOT/build}"
+"$ROOT/scripts/install-deps.sh"
 if [ ! -f "$BUILD/compile_commands.json" ]; then
   "$ROOT/scripts/build.sh" "$BUILD"
 fi

@@ -231,6 +231,39 @@ INSTANTIATE_TEST_SUITE_P(
                   {"--embedding", "{EMB}", "--eps", "5", "--mechanism", "mvl", "--gumbel-scale",
                    "2", "{IN}", "out.txt"},
                   "--gumbel-scale"},
+        UsageCase{"TemGammaZero",
+                  {"--embedding", "{EMB}", "--eps", "3", "--mechanism", "tem", "--tem-gamma", "0",
+                   "{IN}", "out.txt"},
+                  "--tem-gamma"},
+        UsageCase{"TemGammaNegative",
+                  {"--embedding", "{EMB}", "--eps", "3", "--mechanism", "tem", "--tem-gamma", "-2",
+                   "{IN}", "out.txt"},
+                  "--tem-gamma"},
+        UsageCase{"TemGammaNan",
+                  {"--embedding", "{EMB}", "--eps", "3", "--mechanism", "tem", "--tem-gamma", "nan",
+                   "{IN}", "out.txt"},
+                  "--tem-gamma"},
+        UsageCase{"TemGammaNotANumber",
+                  {"--embedding", "{EMB}", "--eps", "3", "--mechanism", "tem", "--tem-gamma",
+                   "wide", "{IN}", "out.txt"},
+                  "--tem-gamma"},
+        UsageCase{"TemGammaWithEm",
+                  {"--embedding", "{EMB}", "--eps", "3", "--tem-gamma", "4", "{IN}", "out.txt"},
+                  "--tem-gamma"},
+        UsageCase{"TemGammaWithTg",
+                  {"--embedding", "{EMB}", "--eps", "50", "--mechanism", "tg", "--tem-gamma", "4",
+                   "{IN}", "out.txt"},
+                  "--tem-gamma"},
+        UsageCase{"GumbelScaleWithEm",
+                  {"--embedding", "{EMB}", "--gumbel-scale", "2", "{IN}", "out.txt"},
+                  "--gumbel-scale"},
+        UsageCase{"MuWithTem",
+                  {"--embedding", "{EMB}", "--eps", "3", "--mechanism", "tem", "--mu", "2", "{IN}",
+                   "out.txt"},
+                  "--mu"},
+        UsageCase{"DeltaMaxWithEm",
+                  {"--embedding", "{EMB}", "--eps", "3", "--delta-max", "2", "{IN}", "out.txt"},
+                  "--delta-max"},
         UsageCase{"UnknownOovPolicy",
                   {"--embedding", "{EMB}", "--eps", "50", "--oov", "hide", "{IN}", "out.txt"},
                   "--oov"},
@@ -248,6 +281,26 @@ INSTANTIATE_TEST_SUITE_P(
                   {"--embedding", "{EMB}", "--eps", "50", "{IN}", "-"},
                   "--ledger"}),
     [](const ::testing::TestParamInfo<UsageCase>& info) { return info.param.name; });
+
+// The design card's example, `dpsanitize --eps 2 in.txt out.txt`: the default
+// mechanism (em) runs at any eps > 0 and its ledger claims a proven bound.
+TEST_F(CliTest, DesignCardExampleRunsWithTheProvenDefault) {
+  dir_.Write("in.txt", RepeatSample(20));
+  const RunResult r = Run({"--embedding", Embedding(), "--eps", "2", "in.txt", "out.txt"});
+  ASSERT_EQ(r.exit_code, 0) << r.Describe();
+  EXPECT_THAT(r.out, IsEmpty());
+  const auto ledger = nlohmann::json::parse(dir_.Read("out.txt.ledger.json"));
+  EXPECT_EQ(ledger["mechanism"]["name"], "em");
+  EXPECT_EQ(ledger["mechanism"]["eps_basis"], "proven");
+  EXPECT_EQ(ledger["mechanism"]["eps_per_word"], 2.0);
+  EXPECT_EQ(CountLines(dir_.Read("out.txt")), 20u);
+  for (const char* eps : {"0.01", "0.5", "1e3"}) {
+    SCOPED_TRACE(eps);
+    EXPECT_EQ(
+        Run({"--embedding", Embedding(), "--eps", eps, "--no-ledger", "in.txt", "o.txt"}).exit_code,
+        0);
+  }
+}
 
 TEST_F(CliTest, EpsBelowEpsMinForTgIsAUsageError) {
   dir_.Write("in.txt", "The world is wide.\n");
@@ -591,7 +644,8 @@ TEST_F(CliTest, LedgerHoldsNoInputWordsAndNoSeed) {
 // ---------------------------------------------------------------- calibrate
 
 TEST_F(CliTest, CalibrateJsonHasTheDerivedParameters) {
-  const RunResult r = Run({"calibrate", "--eps", "50", "--embedding", FixtureVecPath(), "--json"});
+  const RunResult r = Run(
+      {"calibrate", "--mechanism", "tg", "--eps", "50", "--embedding", FixtureVecPath(), "--json"});
   ASSERT_EQ(r.exit_code, 0) << r.Describe();
   nlohmann::json j;
   ASSERT_NO_THROW(j = nlohmann::json::parse(r.out)) << r.out;
@@ -616,10 +670,10 @@ TEST_F(CliTest, CalibrateJsonHasTheDerivedParameters) {
 }
 
 TEST_F(CliTest, CalibrateWithThePreparedEmbeddingAgrees) {
-  const RunResult text =
-      Run({"calibrate", "--eps", "50", "--embedding", FixtureVecPath(), "--json"});
+  const RunResult text = Run(
+      {"calibrate", "--mechanism", "tg", "--eps", "50", "--embedding", FixtureVecPath(), "--json"});
   const RunResult prepared =
-      Run({"calibrate", "--eps", "50", "--embedding", Embedding(), "--json"});
+      Run({"calibrate", "--mechanism", "tg", "--eps", "50", "--embedding", Embedding(), "--json"});
   ASSERT_EQ(text.exit_code, 0) << text.Describe();
   ASSERT_EQ(prepared.exit_code, 0) << prepared.Describe();
   const auto a = nlohmann::json::parse(text.out), b = nlohmann::json::parse(prepared.out);
@@ -629,7 +683,8 @@ TEST_F(CliTest, CalibrateWithThePreparedEmbeddingAgrees) {
 }
 
 TEST_F(CliTest, CalibrateBelowEpsMinExitsTwo) {
-  const RunResult r = Run({"calibrate", "--eps", "10", "--embedding", FixtureVecPath(), "--json"});
+  const RunResult r = Run(
+      {"calibrate", "--mechanism", "tg", "--eps", "10", "--embedding", FixtureVecPath(), "--json"});
   EXPECT_EQ(r.exit_code, 2) << r.Describe();
   ExpectOneErrorLine(r);
   EXPECT_THAT(r.err, HasSubstr("eps_min"));

@@ -76,28 +76,35 @@ TEST_P(GoldenTest, OutputAndLedgerMatchTheCommittedFiles) {
 TEST_F(E2eTest, GoldenOutputIsTheSameWithOneThread) {
   if (Updating()) GTEST_SKIP();
   const std::string out = dir_.File("out.txt");
-  const RunResult r =
-      RunBinary({"--embedding", Embedding(), "--eps", "50", "--key-file", GoldenPath("test.key"),
-                 "--threads", "1", "--no-ledger", GoldenPath("corpus.txt"), out},
-                {dir_.path()});
+  const RunResult r = RunBinary(
+      {"--embedding", Embedding(), "--mechanism", "tg", "--eps", "50", "--key-file",
+       GoldenPath("test.key"), "--threads", "1", "--no-ledger", GoldenPath("corpus.txt"), out},
+      {dir_.path()});
   ASSERT_EQ(r.exit_code, 0) << r.Describe();
   EXPECT_TRUE(SameText(ReadFile(out), ReadFile(GoldenPath("tg.txt"))));
 }
 
 const GoldenCase kCases[] = {
-    {"tg", "corpus.txt", "50", {}},
+    {"tg", "corpus.txt", "50", {"--mechanism", "tg"}},
     {"mvl", "corpus.txt", "10", {"--mechanism", "mvl"}},
     {"tg-paragraph-lower-drop",
      "corpus.txt",
      "50",
-     {"--doc", "paragraph", "--case", "lower", "--oov", "drop"}},
+     {"--mechanism", "tg", "--doc", "paragraph", "--case", "lower", "--oov", "drop"}},
     {"mvl-keep", "corpus.txt", "10", {"--mechanism", "mvl", "--oov", "keep"}},
     {"tg-jsonl",
      "corpus.jsonl",
      "50",
-     {"--text-field", "text", "--text-field", "title", "--id-field", "id", "--on-bad-record",
-      "skip"}},
+     {"--mechanism", "tg", "--text-field", "text", "--text-field", "title", "--id-field", "id",
+      "--on-bad-record", "skip"}},
     {"mvl-jsonl", "corpus.jsonl", "10", {"--mechanism", "mvl", "--text-field", "text"}},
+    // em, the default: at eps 3 (the transition: some words kept, most moved)
+    // and eps 8 (most kept); tem with its default gamma and an explicit one.
+    {"em", "corpus.txt", "3", {}},
+    {"em-eps8-paragraph", "corpus.txt", "8", {"--mechanism", "em", "--doc", "paragraph"}},
+    {"em-jsonl", "corpus.jsonl", "3", {"--text-field", "text", "--id-field", "id"}},
+    {"tem", "corpus.txt", "3", {"--mechanism", "tem"}},
+    {"tem-gamma", "corpus.txt", "3", {"--mechanism", "tem", "--tem-gamma", "4"}},
 };
 
 INSTANTIATE_TEST_SUITE_P(Mechanisms, GoldenTest, ::testing::ValuesIn(kCases),

@@ -82,7 +82,8 @@ TEST_F(LedgerTest, BasisAndRandomnessKinds) {
   json b = Ledger("b.txt.ledger.json");
   EXPECT_EQ(b.at("mechanism").at("eps_basis"), "proven");
   EXPECT_EQ(b.at("randomness").at("kind"), "csprng");
-  ASSERT_EQ(RunBinary({"--embedding", Embedding(), "--gumbel-scale", "3", "in.txt", "c.txt"},
+  ASSERT_EQ(RunBinary({"--embedding", Embedding(), "--mechanism", "tg", "--gumbel-scale", "3",
+                       "in.txt", "c.txt"},
                       {dir_.path()})
                 .exit_code,
             0);

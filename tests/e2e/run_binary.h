@@ -356,9 +356,15 @@ class E2eTest : public ::testing::Test {
   static const std::string& Embedding() { return embedding_; }
 
   // {"--embedding", <prepared fixture>, "--eps", eps} followed by `more`.
+  // These tests were written for tg at eps 50 (above the fixture's eps_min):
+  // "--mechanism tg" is added unless `more` names a mechanism. Tests of the
+  // default mechanism (em) say so with "--mechanism em" or RunBinary.
   static std::vector<std::string> Arguments(std::vector<std::string> more,
                                             const std::string& eps = "50") {
     std::vector<std::string> args{"--embedding", embedding_, "--eps", eps};
+    if (std::find(more.begin(), more.end(), "--mechanism") == more.end()) {
+      args.insert(args.end(), {"--mechanism", "tg"});
+    }
     args.insert(args.end(), more.begin(), more.end());
     return args;
   }

@@ -24,8 +24,9 @@ struct Config {
   std::string input = "-";   // path, or "-" for stdin
   std::string output = "-";  // path, or "-" for stdout; written atomically
   std::string embedding;     // prepared/text embedding; empty = default location
-  // A mechanism registry name (mechanisms/registry.h): "tg", "mvl", ...
-  std::string mechanism = "tg";
+  // A mechanism registry name (mechanisms/registry.h): "em" (the default: a
+  // proven bound for every eps > 0), "tem", "tg", "mvl".
+  std::string mechanism = "em";
   std::optional<double> eps;  // metric-DP epsilon per unit embedding distance
   // Mechanism-specific options as given on the command line, keyed by the
   // flag's name without dashes ("gumbel-scale" -> "2.5"); the registry entry

@@ -115,6 +115,9 @@ struct WordLaw {
   // Utility of M(w).
   double p_unchanged = 0;    // P[M(w) = w]
   double mean_distance = 0;  // E[d(w, M(w))]
+  // P[M(w) is one of w's 10 nearest other words] (calibrate's "what eps
+  // does"); NaN where a law does not compute it.
+  double p_near10 = std::numeric_limits<double>::quiet_NaN();
   // E[rank of M(w) in w's output order]; NaN for laws without ranks (Monte Carlo).
   double mean_rank = std::numeric_limits<double>::quiet_NaN();
   LawNumerics numerics;

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdlib>
 
+#include "dpsanitize/mechanisms/em_plan.h"
 #include "dpsanitize/mechanisms/identity.h"
 #include "dpsanitize/mechanisms/mvl_plan.h"
 #include "dpsanitize/mechanisms/tg_plan.h"
@@ -26,6 +27,8 @@ const char* EpsBasisName(EpsBasis basis) {
 const std::vector<MechanismInfo>& Registry() {
   // One line per mechanism. Built once, on first use (thread-safe static).
   static const std::vector<MechanismInfo> registry{
+      EmMechanismInfo(),
+      TemMechanismInfo(),
       TgMechanismInfo(),
       MvlMechanismInfo(),
       IdentityMechanismInfo(),

@@ -41,7 +41,7 @@ RunKey RunKey::Fresh() {
 RunKey RunKey::FromSeed(const std::string& seed) {
   InitRandomness();
   RunKey k;
-  static const char kContext[] = "dpsanitize/seed/v1";
+  static constexpr char kContext[] = "dpsanitize/seed/v1";
   crypto_generichash_state st;
   crypto_generichash_init(&st, reinterpret_cast<const uint8_t*>(kContext), sizeof(kContext) - 1,
                           32);
@@ -61,7 +61,7 @@ StatusOr<RunKey> RunKey::FromFile(const std::string& path) {
                       data.size());
   }
   RunKey k;
-  static const char kContext[] = "dpsanitize/keyfile/v1";
+  static constexpr char kContext[] = "dpsanitize/keyfile/v1";
   crypto_generichash_state st;
   crypto_generichash_init(&st, reinterpret_cast<const uint8_t*>(kContext), sizeof(kContext) - 1,
                           32);
