@@ -1,14 +1,34 @@
 #!/usr/bin/env bash
-# Reproduces docs/privacy-audit.md: `dpsanitize audit` of tg (eps 50, 100, 500)
-# and mvl (eps 5, 10, 20) on the default embedding, seed 1. Writes the JSON
-# reports and a markdown summary to OUTDIR (default build/audit) and the plots
+# Reproduces docs/privacy-audit.md: `dpsanitize audit` of em and tem (eps 1, 2,
+# 3, 5), tg (eps 50, 100, 500) and mvl (eps 5, 10, 20) on the default
+# embedding, seed 1. Writes the JSON reports, their run times and a markdown
+# summary (the tables of the doc) to OUTDIR (default build/audit) and the plots
 # to docs/privacy-audit-MECH-epsE.png. Needs gnuplot (Debian: gnuplot-nox).
 #   scripts/audit.sh [OUTDIR]
+#   AUDIT_MECHANISMS="em tem" scripts/audit.sh   # only these (the summary
+#                                                # covers every report in OUTDIR)
+# Wall times on 2 shared cores: em and tem 1.5 to 2.5 min per eps (mostly the
+# exact nearest-neighbour distances for the density deciles), tg 0.5 to 1 min,
+# mvl 2 to 4 min.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 BIN="${DPSANITIZE_BIN:-$ROOT/build/apps/dpsanitize/dpsanitize}"
 OUT="${1:-$ROOT/build/audit}"
+MECHANISMS="${AUDIT_MECHANISMS:-em tem tg mvl}"
 mkdir -p "$OUT"
+touch "$OUT/times.txt"
+
+eps_values() {
+  case "$1" in
+    em | tem) echo "1 2 3 5" ;;
+    tg) echo "50 100 500" ;;
+    mvl) echo "5 10 20" ;;
+    *)
+      echo "audit.sh: unknown mechanism $1" >&2
+      exit 2
+      ;;
+  esac
+}
 
 run() {
   local mech="$1" eps="$2" name="$1-eps$2"
@@ -18,26 +38,68 @@ run() {
     --plot "$ROOT/docs/privacy-audit-$name.png" >"$OUT/$name.json"
   end=$(date +%s%N)
   secs=$(((end - start) / 1000000000))
-  echo "$name $secs" >>"$OUT/times.txt"
+  # One line per report: a rerun replaces its own line only.
+  grep -v "^$name " "$OUT/times.txt" >"$OUT/times.txt.new" || true
+  echo "$name $secs" >>"$OUT/times.txt.new"
+  mv "$OUT/times.txt.new" "$OUT/times.txt"
   echo "audit: $name done in $secs s" >&2
 }
 
-: >"$OUT/times.txt"
-for eps in 50 100 500; do run tg "$eps"; done
-for eps in 5 10 20; do run mvl "$eps"; done
+for mech in $MECHANISMS; do
+  for eps in $(eps_values "$mech"); do run "$mech" "$eps"; done
+done
 
 python3 - "$OUT" >"$OUT/summary.md" <<'PY'
 import json, sys, os
 out = sys.argv[1]
-times = dict(l.split() for l in open(os.path.join(out, "times.txt")))
+times = dict(l.split() for l in open(os.path.join(out, "times.txt")) if l.strip())
 def g(x, f="{:.4g}"):
     return "–" if x is None else f.format(x)
+def load(name):
+    path = os.path.join(out, name + ".json")
+    return json.load(open(path)) if os.path.exists(path) else None
+
+# em and tem: exact laws. One row per eps: the largest loss / eps per pair
+# category, the pairs above eps (must be 0), the run time.
+CATS = ("nearest", "random", "distant", "dense", "sparse", "all")
+for mech in ("em", "tem"):
+    rows = [(eps, load(f"{mech}-eps{eps}")) for eps in (1, 2, 3, 5)]
+    rows = [(eps, r) for eps, r in rows if r is not None]
+    if not rows:
+        continue
+    print(f"### {mech}: exact worst-case loss / ε, largest per pair category\n")
+    print("| ε | beta | gamma | " + " | ".join(CATS) + " | median (all) | pairs > ε | time (report) | wall |")
+    print("|---|---|---|" + "---|" * len(CATS) + "---|---|---|---|")
+    for eps, r in rows:
+        p = r["parameters"]
+        by = {c["category"]: c for c in r["summary"]}
+        cells = [g(by[c]["max_worst_lower"] / eps, "{:.4f}") if c in by else "–" for c in CATS]
+        allc = by["all"]
+        print(f"| {eps} | {p['beta']:.4g} | {g(p.get('gamma'), '{:.4g}')} | " + " | ".join(cells) +
+              f" | {allc['median_worst_lower'] / eps:.4f} | {allc['exceeding_eps']} of {allc['pairs']} | "
+              f"{r['seconds']['total']:.0f} s | {float(times.get(f'{mech}-eps{eps}', 'nan')):.0f} s |")
+    print()
+    print(f"Utility ({mech}), P[M(w) = w] / E[d(w, M(w))] / E[rank] by density decile:\n")
+    print("| decile | NN distance | " + " | ".join(f"ε = {eps}" for eps, _ in rows) + " |")
+    print("|---|---|" + "---|" * len(rows))
+    for i, u in enumerate(rows[0][1]["utility_by_density_decile"]):
+        cells = []
+        for _, r in rows:
+            v = r["utility_by_density_decile"][i]
+            cells.append(f"{v['p_unchanged']:.3f} / {v['mean_output_distance']:.2f} / "
+                         f"{v['mean_output_rank']:.0f}")
+        print(f"| {u['decile']} | {u['nn_distance'][0]:.2f}–{u['nn_distance'][1]:.2f} | " +
+              " | ".join(cells) + " |")
+    print()
+
 for mech, epss in (("tg", (50, 100, 500)), ("mvl", (5, 10, 20))):
     for eps in epss:
         name = f"{mech}-eps{eps}"
-        r = json.load(open(os.path.join(out, name + ".json")))
+        r = load(name)
+        if r is None:
+            continue
         p = r["parameters"]
-        print(f"### {mech}, eps = {eps}  (wall time {float(times[name]):.0f} s)\n")
+        print(f"### {mech}, eps = {eps}  (wall time {float(times.get(name, 'nan')):.0f} s)\n")
         if mech == "tg":
             q = r["quadrature"]
             print(f"b = {p['b']:.4g}, mu = {p['mu']:.4g}, delta_max = {p['delta_max']:.4g}, "

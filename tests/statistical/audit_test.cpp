@@ -1,5 +1,9 @@
-// Tests of the privacy audit (spec section 7), src/dpsanitize/audit/, and of
-// tg's exact law (src/dpsanitize/mechanisms/tg_law.h).
+// Tests of the privacy audit (spec section 7), src/dpsanitize/audit/, of
+// tg's exact law (src/dpsanitize/mechanisms/tg_law.h) and of em's and tem's
+// exact law (src/dpsanitize/mechanisms/exp_mech_law.h): the real em and tem
+// plans audited on the fixture stay within their proven eps, a wrong law
+// (beta = eps instead of eps / 2) is flagged, and the law's figures match a
+// brute-force computation.
 //
 // The audit's exact tg law is also an oracle for the real sampler: the output
 // frequencies of TgSelector::Select (WordRng streams from
@@ -18,9 +22,11 @@
 #include <algorithm>
 #include <boost/math/distributions/chi_squared.hpp>
 #include <boost/math/quadrature/gauss_kronrod.hpp>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <limits>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -31,6 +37,9 @@
 #include "dpsanitize/audit/report.h"
 #include "dpsanitize/core/intervals.h"
 #include "dpsanitize/core/vector_set.h"
+#include "dpsanitize/mechanisms/em_plan.h"
+#include "dpsanitize/mechanisms/exp_mech.h"
+#include "dpsanitize/mechanisms/exp_mech_law.h"
 #include "dpsanitize/mechanisms/samplers.h"
 #include "dpsanitize/mechanisms/tg.h"
 #include "dpsanitize/mechanisms/tg_law.h"
@@ -59,9 +68,8 @@ constexpr size_t kDepth = 48;  // P(k > 48) = e^-48 at mu = ln 4970
 
 // The fixture's engine (vocabulary, exact delta_min, certified delta_max).
 Engine& FixtureEngine(double eps = 50, const std::string& mechanism = "tg") {
-  static std::unordered_map<int, std::unique_ptr<Engine>> engines;
-  const int key = static_cast<int>(eps) * 2 + (mechanism == "mvl" ? 1 : 0);
-  auto& slot = engines[key];
+  static std::map<std::pair<std::string, double>, std::unique_ptr<Engine>> engines;
+  auto& slot = engines[{mechanism, eps}];
   if (!slot) {
     Config c;
     c.embedding = DPS_FIXTURE_VEC;
@@ -580,6 +588,323 @@ TEST(AuditRunTest, AnExactLawPlugsInAndItsLossIsExact) {
   EXPECT_FALSE(j["pairs"][0].contains("implementation_impossible_outputs"));
   EXPECT_TRUE(j["pairs"][0].contains("worst_output_ranks"));
   EXPECT_NE(FormatAuditTable(r).find("exact worst case over all outputs"), std::string::npos);
+}
+
+// ---------------------------------------------------------------------------
+// em and tem: the exact law of exp_mech_law.h, through the real plans.
+
+// ln P[M(w) = y] = ln alpha(y) - beta min(d(w, y), gamma) - ln Z(w) for every
+// y, written from the definition (spec section 2b) with a long double sum,
+// independently of exp_mech.cpp and exp_mech_law.cpp.
+std::vector<double> BruteForceLogLaw(const VectorSet& vs, WordId w, const ExpMechParams& p) {
+  std::vector<double> lw(vs.n);
+  double top = -std::numeric_limits<double>::infinity();
+  for (WordId y = 0; y < vs.n; ++y) {
+    const double d = y == w ? 0.0 : Distance(vs, w, y);
+    lw[y] = (p.log_alpha ? p.log_alpha[y] : 0.0) - p.beta * std::min(d, p.gamma);
+    top = std::max(top, lw[y]);
+  }
+  long double z = 0;
+  for (double l : lw) z += std::exp(static_cast<long double>(l - top));
+  const double log_z = top + static_cast<double>(std::log(z));
+  for (double& l : lw) l -= log_z;
+  return lw;
+}
+
+// The exact worst-case loss of a pair, max_y |ln P_w(y) - ln P_w2(y)| / d,
+// from two brute-force laws.
+double BruteForceLoss(const VectorSet& vs, WordId w, WordId w2, const ExpMechParams& p) {
+  const std::vector<double> a = BruteForceLogLaw(vs, w, p);
+  const std::vector<double> b = BruteForceLogLaw(vs, w2, p);
+  double worst = 0;
+  for (WordId y = 0; y < vs.n; ++y) worst = std::max(worst, std::fabs(a[y] - b[y]));
+  return worst / Distance(vs, w, w2);
+}
+
+struct ExpAuditCase {
+  const char* mechanism;
+  double eps;
+};
+
+class AuditExpMechTest : public ::testing::TestWithParam<ExpAuditCase> {};
+
+// The real em and tem plans (Config mechanism "em" / "tem", tem's default
+// gamma), audited by the unchanged audit: every pair's exact worst-case loss
+// is within the claimed eps, and it is the loss recomputed here by brute
+// force over every output.
+TEST_P(AuditExpMechTest, ExactLossIsWithinTheClaimedEps) {
+  const ExpAuditCase& c = GetParam();
+  Engine& e = FixtureEngine(c.eps, c.mechanism);
+  ASSERT_NE(e.plan, nullptr);
+  const ExpMechParams params = static_cast<const ExpMechPlan&>(*e.plan).params();
+  EXPECT_EQ(params.beta, c.eps / 2);
+  AuditOptions opt;
+  opt.pairs = 10;
+  opt.utility_words = 1;
+  opt.threads = 2;
+  auto report = RunAudit(FixtureInputs(e), opt);
+  ASSERT_TRUE(report.ok()) << report.status().message();
+  const AuditReport& r = report.value();
+  EXPECT_EQ(r.mechanism, c.mechanism);
+  EXPECT_EQ(r.law_kind, LawKind::kExact);
+  EXPECT_EQ(r.eps, c.eps);
+  EXPECT_EQ(r.eps_basis_kind, "proven");
+  EXPECT_LT(r.numerics.max_sum_rule, 1e-13);
+  ASSERT_EQ(r.pairs.size(), 10u);
+  const VectorSet vs = e.vocab->vectors();
+  double largest = 0;
+  for (const AuditPair& p : r.pairs) {
+    SCOPED_TRACE(p.category + ": " + p.word + " / " + p.word2);
+    const double brute = BruteForceLoss(vs, p.w, p.w2, params);
+    EXPECT_NEAR(p.worst_lower, brute, 1e-9 * brute);
+    EXPECT_LE(p.worst_lower, c.eps);
+    EXPECT_FALSE(p.exceeds);
+    // At least half of the proof's bound is reached: at y = w (or w') the
+    // score term alone is beta s(w, w') (= eps d / 2 for em; tem's score
+    // stops at gamma), and ln Z(w') - ln Z(w) adds to one of the directions.
+    const double s_pair = std::min(p.distance, params.gamma);
+    EXPECT_GE(p.worst_lower, c.eps / 2 * s_pair / p.distance * (1 - 1e-12));
+    // An exact law: the typical loss is a point, and never above the worst.
+    EXPECT_EQ(p.typical_lower, p.typical_estimate);
+    EXPECT_EQ(p.typical_upper, p.typical_estimate);
+    EXPECT_LE(p.typical_estimate, p.worst_lower);
+    EXPECT_EQ(p.impossible_outputs, 0u);
+    largest = std::max(largest, p.worst_lower / c.eps);
+  }
+  EXPECT_EQ(r.categories.back().exceeding, 0u);
+  std::printf("[stat] audit %s fixture eps %g: largest loss/eps %.4f; per category max:",
+              c.mechanism, c.eps, largest);
+  for (const CategorySummary& s : r.categories) {
+    std::printf(" %s %.4f", s.category.c_str(), s.max_worst / c.eps);
+  }
+  std::printf("\n");
+  const nlohmann::json j = AuditReportToJson(r);
+  EXPECT_EQ(j["parameters"]["beta"], c.eps / 2);
+  EXPECT_EQ(j["parameters"]["eps_bound_2beta"], c.eps);
+  EXPECT_NE(FormatAuditTable(r).find("exact worst case over all outputs"), std::string::npos);
+  for (const DecileUtility& u : r.deciles) {
+    EXPECT_GT(u.p_unchanged, 0);
+    EXPECT_LT(u.p_unchanged, 1);
+  }
+}
+
+std::string ExpAuditCaseName(const ::testing::TestParamInfo<ExpAuditCase>& info) {
+  return std::string(info.param.mechanism) + "_eps_" +
+         std::to_string(static_cast<int>(info.param.eps));
+}
+
+INSTANTIATE_TEST_SUITE_P(AuditFixture, AuditExpMechTest,
+                         ::testing::Values(ExpAuditCase{"em", 1}, ExpAuditCase{"em", 3},
+                                           ExpAuditCase{"em", 8}, ExpAuditCase{"tem", 1},
+                                           ExpAuditCase{"tem", 3}, ExpAuditCase{"tem", 8}),
+                         ExpAuditCaseName);
+
+// A plan that claims eps but whose law is exp(-eps d) (beta = eps, twice
+// em's): the law of a 2 eps-metric-DP mechanism, as a bug that dropped the
+// 1/2 would give.
+class WrongBetaPlan : public MechanismPlan {
+ public:
+  explicit WrongBetaPlan(double eps) : eps_(eps) {}
+  std::optional<double> eps() const override { return eps_; }
+  EpsBasis basis() const override { return EpsBasis::kProven; }
+  std::string basis_detail() const override { return "a wrong exponential mechanism"; }
+  std::string statement_clause() const override { return "proven"; }
+  std::vector<PlanRow> Rows() const override { return {}; }
+  StatusOr<std::unique_ptr<Mechanism>> Build(const BuildContext&) const override {
+    return InternalError("test plan: no sampler");
+  }
+  StatusOr<std::unique_ptr<OutputLaw>> Law(const LawContext& ctx) const override {
+    return MakeExpMechOutputLaw(ExpMechParams{eps_, std::numeric_limits<double>::infinity()}, ctx);
+  }
+
+ private:
+  double eps_;
+};
+
+// The negative test: the audit must flag the wrong law. At y = w the
+// score term alone is eps d, and ln Z(w') - ln Z(w) adds to one of the two
+// directions, so every pair's loss is at least eps, and above it by
+// |ln Z(w') - ln Z(w)| / d. That excess is what the audit can see: large
+// where the law spreads over many words (eps = 1 on the fixture: up to 1.3
+// eps), and below double precision where w takes nearly all the mass
+// (eps = 8 with beta = 8: Z(w) = 1 + O(e^-13), so ln Z(w) rounds to 0 and the
+// computed loss is eps d / d = eps itself). So violations are required at
+// eps = 1 and 3, and at eps = 8 the loss must sit at eps, never below it.
+TEST(AuditExpMechWrongLawTest, FlagsExpMinusEpsD) {
+  for (double eps : {1.0, 3.0, 8.0}) {
+    SCOPED_TRACE(::testing::Message() << "eps = " << eps);
+    Engine& e = FixtureEngine(eps, "em");
+    const WrongBetaPlan plan(eps);
+    AuditInputs in = FixtureInputs(e);
+    in.plan = &plan;
+    AuditOptions opt;
+    opt.pairs = 10;
+    opt.utility_words = 1;
+    opt.threads = 2;
+    auto report = RunAudit(in, opt);
+    ASSERT_TRUE(report.ok()) << report.status().message();
+    const AuditReport& r = report.value();
+    double smallest = std::numeric_limits<double>::infinity(), largest = 0;
+    for (const AuditPair& p : r.pairs) {
+      SCOPED_TRACE(p.word + " / " + p.word2);
+      EXPECT_GE(p.worst_lower, eps * (1 - 1e-12));
+      EXPECT_LE(p.worst_lower, 2 * eps * (1 + 1e-12));
+      if (eps < 8) {
+        // Clear of rounding: the smallest excess here is about 7e-7 eps.
+        EXPECT_GT(p.worst_lower, eps * (1 + 1e-9));
+        EXPECT_TRUE(p.exceeds);
+      }
+      smallest = std::min(smallest, p.worst_lower / eps);
+      largest = std::max(largest, p.worst_lower / eps);
+    }
+    if (eps < 8) {
+      EXPECT_EQ(r.categories.back().exceeding, r.pairs.size());
+      EXPECT_NE(FormatAuditTable(r).find("  > eps"), std::string::npos);
+    }
+    std::printf(
+        "[stat] audit wrong law exp(-eps d) fixture eps %g: %zu of %zu pairs > eps, loss/eps "
+        "%.9f to %.9f\n",
+        eps, r.categories.back().exceeding, r.pairs.size(), smallest, largest);
+  }
+}
+
+// Of() and Bounds() against the definition, by brute force over every
+// output: ln P, y's rank in w's (distance, id) order (ExactNeighborsScan),
+// P[M(w) = w], E[d], E[rank] and P[one of the 10 nearest].
+TEST(ExpMechOutputLawTest, FiguresMatchABruteForceComputation) {
+  const Engine& e = FixtureEngine(3, "em");
+  const VectorSet vs = e.vocab->vectors();
+  // A per-output weight (bem's hook), deterministic and far from uniform.
+  std::vector<double> log_alpha(vs.n);
+  for (size_t y = 0; y < vs.n; ++y) log_alpha[y] = std::sin(0.37 * static_cast<double>(y)) * 2;
+  const double inf = std::numeric_limits<double>::infinity();
+  struct Setting {
+    const char* name;
+    ExpMechParams p;
+  };
+  const std::vector<Setting> settings = {
+      {"em eps 1", EmParams(1)},
+      {"em eps 3", EmParams(3)},
+      {"em eps 8", EmParams(8)},
+      {"em eps 60", EmParams(60)},  // weights down to e^-300 and below
+      {"tem eps 3 gamma 4", TemParams(3, 4)},
+      {"alpha beta 1.5", ExpMechParams{1.5, inf, log_alpha.data()}},
+  };
+  LawContext ctx;
+  ctx.vectors = vs;
+  for (const Setting& s : settings) {
+    auto made = MakeExpMechOutputLaw(s.p, ctx);
+    ASSERT_TRUE(made.ok()) << made.status().message();
+    const OutputLaw& law = *made.value();
+    EXPECT_EQ(law.kind(), LawKind::kExact);
+    for (const char* text : {"good", "october", "house", "the"}) {
+      SCOPED_TRACE(::testing::Message() << s.name << ", " << text);
+      const WordId w = e.vocab->Find(text).value();
+      auto of = law.Of(w);
+      ASSERT_TRUE(of.ok()) << of.status().message();
+      const WordLaw& lw = of.value();
+      EXPECT_EQ(lw.word, w);
+      EXPECT_LT(lw.numerics.max_sum_rule, 1e-13);
+
+      const std::vector<double> brute = BruteForceLogLaw(vs, w, s.p);
+      std::vector<Neighbor> order;
+      ExactNeighborsScan(vs, w, vs.n - 1, &order);
+      std::vector<uint64_t> rank_of(vs.n, 0);
+      double mean_rank = 0, mean_distance = 0, near10 = 0;
+      for (size_t r = 0; r < order.size(); ++r) {
+        rank_of[order[r].id] = r + 1;
+        const double p = std::exp(brute[order[r].id]);
+        mean_rank += p * static_cast<double>(r + 1);
+        mean_distance += p * order[r].dist;
+        if (r < 10) near10 += p;
+      }
+      const double p_w = std::exp(brute[w]);
+      EXPECT_NEAR(lw.p_unchanged, p_w, 1e-12 * p_w);
+      EXPECT_NEAR(lw.mean_distance, mean_distance, 1e-12 * mean_distance);
+      EXPECT_NEAR(lw.mean_rank, mean_rank, 1e-12 * mean_rank + 1e-300);
+      EXPECT_NEAR(lw.p_near10, near10, 1e-12 * near10 + 1e-300);
+
+      auto bounds = law.Bounds(lw);
+      ASSERT_TRUE(bounds.ok()) << bounds.status().message();
+      const OutputBounds& b = *bounds.value();
+      ASSERT_EQ(b.Listed().size(), vs.n);
+      std::vector<double> lib;
+      ExpMechLogLaw(vs, w, s.p, &lib);
+      double max_err = 0;
+      for (WordId y = 0; y < vs.n; ++y) {
+        ASSERT_EQ(b.Listed()[y], y);
+        const double l = b.Estimate(y);
+        // Bitwise the library's ExpMechLogLaw (same distances, same sum),
+        // and the brute force to rounding, however small P is.
+        ASSERT_EQ(l, lib[y]) << y;
+        ASSERT_TRUE(std::isfinite(l)) << y;
+        max_err = std::max(max_err, std::fabs(l - brute[y]) / std::max(1.0, std::fabs(brute[y])));
+        const LogInterval iv = b.Interval(y, true);
+        ASSERT_EQ(iv.lo, l);
+        ASSERT_EQ(iv.hi, l);
+      }
+      EXPECT_LT(max_err, 1e-13);
+      EXPECT_EQ(b.Rank(w), 0u);
+      for (WordId y = 0; y < vs.n; y += 37) {
+        if (y != w) {
+          EXPECT_EQ(b.Rank(y), rank_of[y]) << y;
+        }
+      }
+      for (size_t r = 0; r < 12; ++r) EXPECT_EQ(b.Rank(order[r].id), r + 1);
+      EXPECT_EQ(b.Rank(order.back().id), vs.n - 1);
+    }
+  }
+}
+
+// The law refuses parameters without a law, and states its parameters.
+TEST(ExpMechOutputLawTest, RefusesBadParametersAndDescribesItself) {
+  const Engine& e = FixtureEngine(3, "em");
+  LawContext ctx;
+  ctx.vectors = e.vocab->vectors();
+  EXPECT_FALSE(MakeExpMechOutputLaw(ExpMechParams{-1, 1}, ctx).ok());
+  EXPECT_FALSE(MakeExpMechOutputLaw(TemParams(3, 0), ctx).ok());
+  EXPECT_FALSE(MakeExpMechOutputLaw(EmParams(3), LawContext{}).ok());
+  auto em = MakeExpMechOutputLaw(EmParams(3), ctx);
+  ASSERT_TRUE(em.ok());
+  const LawReport d = em.value()->Describe(LawNumerics{});
+  EXPECT_EQ(d.parameters["beta"], 1.5);
+  EXPECT_TRUE(d.parameters["gamma"].is_null());
+  EXPECT_EQ(d.parameters["eps_bound_2beta"], 3.0);
+  EXPECT_NE(d.text.find("beta = 1.5"), std::string::npos);
+  auto tem = MakeExpMechOutputLaw(TemParams(3, 4.5), ctx);
+  ASSERT_TRUE(tem.ok());
+  const LawReport t = tem.value()->Describe(LawNumerics{});
+  EXPECT_EQ(t.parameters["gamma"], 4.5);
+  EXPECT_NE(t.text.find("gamma = 4.5"), std::string::npos);
+  EXPECT_FALSE(tem.value()->Of(static_cast<WordId>(ctx.vectors.n)).ok());
+}
+
+// Of() on many words, on one thread: the cost calibrate pays per word (it
+// calls Of() on 1,000 words of the vocabulary). Printed, not asserted: the
+// fixture is a tenth of the default vocabulary, so the time per word there
+// is about ten times this.
+TEST(ExpMechOutputLawTest, TimePerWord) {
+  const Engine& e = FixtureEngine(3, "em");
+  LawContext ctx;
+  ctx.vectors = e.vocab->vectors();
+  auto law = MakeExpMechOutputLaw(EmParams(3), ctx);
+  ASSERT_TRUE(law.ok());
+  const size_t words = std::min<size_t>(200, ctx.vectors.n);
+  const auto t0 = std::chrono::steady_clock::now();
+  double sum = 0;
+  for (WordId w = 0; w < words; ++w) {
+    auto of = law.value()->Of(w);
+    ASSERT_TRUE(of.ok());
+    sum += of->p_unchanged;
+  }
+  const double ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count() /
+      static_cast<double>(words);
+  std::printf(
+      "[stat] exp mech law: Of() %.3f ms per word at |V| = %zu, dim %u (mean P[M(w)=w] "
+      "%.3f)\n",
+      ms, ctx.vectors.n, ctx.vectors.dim, sum / static_cast<double>(words));
+  EXPECT_GT(sum, 0);
 }
 
 }  // namespace

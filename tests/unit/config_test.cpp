@@ -12,6 +12,7 @@ namespace {
 
 Config Tg(double eps) {
   Config c;
+  c.mechanism = "tg";
   c.eps = eps;
   c.no_ledger = true;  // stdout output needs --ledger or --no-ledger
   return c;
@@ -48,12 +49,14 @@ TEST(ConfigTest, ExpertFlagsNeedGumbelScale) {
   c.mechanism_options["delta-max"] = "10";
   ExpectUsage(c, "--mu/--delta-max");
   Config e;
+  e.mechanism = "tg";
   e.no_ledger = true;
   e.mechanism_options = {{"gumbel-scale", "2"}, {"mu", "3"}, {"delta-max", "10"}};
   EXPECT_TRUE(Check(e).ok());
   e.eps = 50;
   ExpectUsage(e, "not both");
   Config neg;
+  neg.mechanism = "tg";
   neg.no_ledger = true;
   neg.mechanism_options["gumbel-scale"] = "-1";
   ExpectUsage(neg, "--gumbel-scale -1");
@@ -62,6 +65,7 @@ TEST(ConfigTest, ExpertFlagsNeedGumbelScale) {
 TEST(ConfigTest, MechanismOptionsMustBeFiniteNumbers) {
   for (const char* bad : {"abc", "nan", "inf", "1e999", "", "2x"}) {
     Config c;
+    c.mechanism = "tg";
     c.no_ledger = true;
     c.mechanism_options["gumbel-scale"] = bad;
     ExpectUsage(c, "--gumbel-scale");

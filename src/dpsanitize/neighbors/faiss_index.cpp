@@ -159,15 +159,22 @@ const Neighbor* NeighborCache::Nearest(WordId word, size_t k,
 
 namespace {
 
+// The nearest word of each query by one batched search of `index` (flat or
+// HNSW); FAISS's -1 for "no result" cannot occur with a non-empty index but
+// is clamped rather than turned into a huge id.
+void SearchNearest(const faiss::Index& index, const float* queries, size_t n, WordId* out) {
+  std::vector<float> d(n);
+  std::vector<FaissId> l(n);
+  index.search(static_cast<FaissId>(n), queries, 1, d.data(), l.data());
+  for (size_t i = 0; i < n; ++i) out[i] = static_cast<WordId>(std::max<FaissId>(0, l[i]));
+}
+
 class FlatFinder : public NearestWordFinder {
  public:
   explicit FlatFinder(uint32_t dim) : index_(static_cast<FaissId>(dim)) {}
   faiss::IndexFlatL2& index() { return index_; }
   void FindNearest(const float* queries, size_t n, WordId* out) const override {
-    std::vector<float> d(n);
-    std::vector<FaissId> l(n);
-    index_.search(static_cast<FaissId>(n), queries, 1, d.data(), l.data());
-    for (size_t i = 0; i < n; ++i) out[i] = static_cast<WordId>(std::max<FaissId>(0, l[i]));
+    SearchNearest(index_, queries, n, out);
   }
 
  private:
@@ -183,10 +190,7 @@ class HnswFinder : public NearestWordFinder {
   }
   faiss::IndexHNSWFlat& index() { return index_; }
   void FindNearest(const float* queries, size_t n, WordId* out) const override {
-    std::vector<float> d(n);
-    std::vector<FaissId> l(n);
-    index_.search(static_cast<FaissId>(n), queries, 1, d.data(), l.data());
-    for (size_t i = 0; i < n; ++i) out[i] = static_cast<WordId>(std::max<FaissId>(0, l[i]));
+    SearchNearest(index_, queries, n, out);
   }
 
  private:
