@@ -21,6 +21,9 @@ DATASET_TITLES = {
     "slice": "CI slice (200 UCI sentences)",
 }
 CLASSIFIERS = [("tfidf_lr", "TF-IDF + LR"), ("glove_lr", "mean GloVe + LR")]
+# Table order; em is dpsanitize's default mechanism.
+MECHS = ["em", "tem", "mvl", "tg"]
+COLORS = {"em": "tab:red", "tem": "tab:purple", "mvl": "tab:orange", "tg": "tab:blue"}
 BASELINES = [("clean", "clean text (no privacy)"),
              ("clean_vocab", "clean, OOV masked as `<unk>`"),
              ("random", "uniformly random words")]
@@ -104,7 +107,7 @@ def block_results(agg, order):
                        + " | ".join(pm(agg[(ds, cond, '', c)]["m"]) for c, _ in CLASSIFIERS
                                     if (ds, cond, '', c) in agg)
                        + f" | {len(a['seeds'])} |")
-        for mech in ("tg", "mvl"):
+        for mech in MECHS:
             for label, a in points(agg, ds, mech, CLASSIFIERS[0][0]):
                 cells = []
                 for c, _ in CLASSIFIERS:
@@ -124,12 +127,83 @@ def interp_at(xs, ys, x):
     return float(np.interp(x, xs, ys))
 
 
-def mvl_curve(agg, ds, clf):
-    """mvl's metric as a function of the fraction of words changed: (xs, ys) sorted by x,
-    one point per eps (mean over seeds)."""
-    pts = [(np.mean(a["changed"]), np.mean(a["m"])) for _, a in points(agg, ds, "mvl", clf)]
+def curve(agg, ds, clf, mech="mvl"):
+    """A mechanism's metric as a function of the fraction of words changed: (xs, ys) sorted by
+    x, one point per eps (mean over seeds)."""
+    pts = [(np.mean(a["changed"]), np.mean(a["m"])) for _, a in points(agg, ds, mech, clf)]
     pts.sort()
     return [p[0] for p in pts], [p[1] for p in pts]
+
+
+def at_eps(agg, ds, mech, clf, label, eps):
+    """(mean metric, per-seed values, measured?) of `mech` at eps: measured when it ran at that
+    eps, else interpolated linearly in log eps between the two eps around it (no per-seed
+    values); None outside its range."""
+    a = agg.get((ds, mech, label, clf))
+    if a:
+        return float(np.mean(a["m"])), list(a["m"]), True
+    pts = points(agg, ds, mech, clf)
+    xs = [math.log(p[1]["eps"]) for p in pts]
+    y = interp_at(xs, [float(np.mean(p[1]["m"])) for p in pts], math.log(eps))
+    return None if y is None else (y, [y], False)
+
+
+def diff_cell(x, xs, ref, refs, measured):
+    """'+d (lo…hi)' in points: difference of the means, and the range of the differences over
+    every pair of seeds (one of each mechanism); '≈' when the reference was interpolated."""
+    d = (x - ref) * 100
+    pairs = [(a - b) * 100 for a in xs for b in refs]
+    rng = f" ({min(pairs):+.1f}…{max(pairs):+.1f})" if len(pairs) > 1 else ""
+    return f"{'≈ ' if not measured else ''}**{d:+.1f}**{rng}"
+
+
+def block_em_vs_mvl(agg, order):
+    """em − mvl and tem − mvl at equal eps, for every eps at which tem ran (em's main grid)."""
+    out = ["| data set | ε | words changed, %: em / tem / mvl | "
+           + " | ".join(f"{n}: em / tem / mvl | em − mvl | tem − mvl" for _, n in CLASSIFIERS)
+           + " |", "|---|---|---|" + "---|---|---|" * len(CLASSIFIERS)]
+    for ds in order:
+        for label, a in points(agg, ds, "tem", CLASSIFIERS[0][0]):
+            eps = a["eps"]
+            em0 = agg.get((ds, "em", label, CLASSIFIERS[0][0]))
+            mv0 = agg.get((ds, "mvl", label, CLASSIFIERS[0][0]))
+            ch = " / ".join("—" if e is None else f"{np.mean(e['changed']) * 100:.1f}"
+                            for e in (em0, a, mv0))
+            cells = []
+            for c, _ in CLASSIFIERS:
+                em, tem = agg.get((ds, "em", label, c)), agg.get((ds, "tem", label, c))
+                mv = at_eps(agg, ds, "mvl", c, label, eps)
+                vals = [("—" if e is None else f"{np.mean(e['m']) * 100:.1f}") for e in (em, tem)]
+                vals.append("—" if mv is None else f"{'≈ ' if not mv[2] else ''}{mv[0] * 100:.1f}")
+                cells.append(" / ".join(vals))
+                for e in (em, tem):
+                    cells.append("—" if e is None or mv is None else
+                                 diff_cell(np.mean(e["m"]), e["m"], mv[0], mv[1], mv[2]))
+            out.append(f"| {ds} | {eps_text(label, eps)} | {ch} | " + " | ".join(cells) + " |")
+    return "\n".join(out) + "\n"
+
+
+def block_mvl_interp_check(agg, order, added=(4.0, 6.0, 8.0)):
+    """Where mvl ran at an eps added for em (4, 6, 8), the measured value against the value
+    interpolated (linear in log eps) from mvl's other eps: how far to trust the interpolated
+    mvl values used where it did not run."""
+    out = ["| data set | ε | " + " | ".join(f"{n}: measured / interpolated / difference"
+                                           for _, n in CLASSIFIERS) + " |",
+           "|---|---|" + "---|" * len(CLASSIFIERS)]
+    for ds in order:
+        for label, a in points(agg, ds, "mvl", CLASSIFIERS[0][0]):
+            if a["eps"] not in added:
+                continue
+            cells = []
+            for c, _ in CLASSIFIERS:
+                pts = [p for p in points(agg, ds, "mvl", c) if p[1]["eps"] not in added]
+                y = interp_at([math.log(p[1]["eps"]) for p in pts],
+                              [float(np.mean(p[1]["m"])) for p in pts], math.log(a["eps"]))
+                m = float(np.mean(agg[(ds, "mvl", label, c)]["m"]))
+                cells.append("—" if y is None else
+                             f"{m * 100:.1f} / {y * 100:.1f} / {(y - m) * 100:+.1f}")
+            out.append(f"| {ds} | {eps_text(label, a['eps'])} | " + " | ".join(cells) + " |")
+    return "\n".join(out) + "\n"
 
 
 def block_equal_eps(agg, order):
@@ -149,63 +223,82 @@ def block_equal_eps(agg, order):
     return "\n".join(out) + "\n"
 
 
-def block_equal_changed(agg, order):
+def block_equal_changed(agg, order, other="mvl"):
+    """For each tg point, `other`'s metric at tg's fraction of words changed (linear
+    interpolation along `other`'s curve) and the `other` eps giving that change (log-linear)."""
     out = ["| data set | tg ε | words changed | "
-           + " | ".join(f"{n}: tg / mvl at same change / tg − mvl" for _, n in CLASSIFIERS)
-           + " | mvl ε giving that change |",
-           "|---|---|---|" + "---|" * len(CLASSIFIERS) + "---|"]
+           + " | ".join(f"{n}: tg / {other} at same change / tg − {other}" for _, n in CLASSIFIERS)
+           + f" | {other} ε giving that change | distance moved: tg / {other} |",
+           "|---|---|---|" + "---|" * len(CLASSIFIERS) + "---|---|"]
     for ds in order:
         for label, a in points(agg, ds, "tg", CLASSIFIERS[0][0]):
             x = float(np.mean(a["changed"]))
             cells = []
             for c, _ in CLASSIFIERS:
-                xs, ys = mvl_curve(agg, ds, c)
+                xs, ys = curve(agg, ds, c, other)
                 t = agg.get((ds, "tg", label, c))
-                y = interp_at(xs, ys, x)
+                y = interp_at(xs, ys, x) if xs else None
                 if t is None or y is None:
                     cells.append("—")
                     continue
                 tm = np.mean(t["m"]) * 100
                 cells.append(f"{tm:.1f} / {y * 100:.1f} / **{tm - y * 100:+.1f}**")
             # mvl eps at that fraction changed (log-linear interpolation).
-            pe = [(np.mean(m["changed"]), m["eps"]) for _, m in points(agg, ds, "mvl", CLASSIFIERS[0][0])]
+            pe = [(np.mean(m["changed"]), m["eps"])
+                  for _, m in points(agg, ds, other, CLASSIFIERS[0][0])]
             pe.sort()
-            e = interp_at([p[0] for p in pe], [math.log(p[1]) for p in pe], x)
+            e = interp_at([p[0] for p in pe], [math.log(p[1]) for p in pe], x) if pe else None
+            if all(c == "—" for c in cells) and e is None:
+                continue
+            pd = sorted((np.mean(m["changed"]), np.mean(m["dist"]))
+                        for _, m in points(agg, ds, other, CLASSIFIERS[0][0]))
+            dist = interp_at([p[0] for p in pd], [p[1] for p in pd], x) if pd else None
             out.append(f"| {ds} | {eps_text(label, a['eps'])} | {x * 100:.1f} % | "
-                       + " | ".join(cells) + f" | {'≈ %.1f' % math.exp(e) if e is not None else '—'} |")
+                       + " | ".join(cells) + f" | {'≈ %.1f' % math.exp(e) if e is not None else '—'}"
+                       + f" | {np.mean(a['dist']):.2f} / "
+                       + ("—" if dist is None else f"{dist:.2f}") + " |")
     return "\n".join(out) + "\n"
 
 
-def block_equal_utility(agg, order):
+def first_crossing(agg, ds, mech, c, target):
+    """The smallest eps at which `mech`'s metric reaches `target` (linear in log eps between
+    its two eps around the first crossing), and its fraction of words changed there."""
+    mv = [(a["eps"], np.mean(a["m"]), np.mean(a["changed"])) for _, a in points(agg, ds, mech, c)]
+    if not mv:
+        return None
+    for (e0, m0, c0), (e1, m1, c1) in zip(mv, mv[1:]):
+        if m0 < target <= m1:
+            f = (target - m0) / (m1 - m0)
+            return (math.exp(math.log(e0) + f * (math.log(e1) - math.log(e0))),
+                    c0 + f * (c1 - c0))
+    if mv[0][1] >= target:
+        return ("≤ %g" % mv[0][0], mv[0][2])
+    return None
+
+
+def block_equal_utility(agg, order, others=("mvl", "em")):
     """For each data set and classifier: tg's metric (mean over its eps grid; it hardly moves
-    with eps), and the smallest mvl eps at which mvl reaches it (first crossing of mvl's curve,
-    linear in log eps), with mvl's fraction of words changed there."""
-    out = ["| data set | classifier | tg, all ε (range) | tg words changed | mvl ε reaching tg's "
-           "score | mvl words changed there |", "|---|---|---|---|---|---|"]
+    with eps), and for each mechanism in `others` the smallest eps at which it reaches it, with
+    its fraction of words changed there."""
+    out = ["| data set | classifier | tg, all ε (range) | tg words changed | "
+           + " | ".join(f"{o} ε reaching tg's score | {o} words changed there" for o in others)
+           + " |", "|---|---|---|---|" + "---|---|" * len(others)]
     for ds in order:
         for c, cname in CLASSIFIERS:
             tg = [np.mean(a["m"]) for _, a in points(agg, ds, "tg", c)]
             tgc = [np.mean(a["changed"]) for _, a in points(agg, ds, "tg", c)]
-            mv = [(a["eps"], np.mean(a["m"]), np.mean(a["changed"]))
-                  for _, a in points(agg, ds, "mvl", c)]
-            if not tg or not mv:
+            if not tg:
                 continue
             target = float(np.mean(tg))
-            cross = None
-            for (e0, m0, c0), (e1, m1, c1) in zip(mv, mv[1:]):
-                if m0 < target <= m1:
-                    f = (target - m0) / (m1 - m0)
-                    cross = (math.exp(math.log(e0) + f * (math.log(e1) - math.log(e0))),
-                             c0 + f * (c1 - c0))
-                    break
-            if cross is None and mv[0][1] >= target:
-                cross = ("≤ %g" % mv[0][0], mv[0][2])
-            e_txt = "—" if cross is None else (cross[0] if isinstance(cross[0], str)
-                                               else f"≈ {cross[0]:.1f}")
-            c_txt = "—" if cross is None else f"{cross[1] * 100:.0f} %"
+            cells = []
+            for o in others:
+                cross = first_crossing(agg, ds, o, c, target)
+                cells.append("—" if cross is None else (
+                    cross[0] if isinstance(cross[0], str) else f"≈ {cross[0]:.1f}"))
+                cells.append("—" if cross is None else f"{cross[1] * 100:.0f} %")
             out.append(f"| {ds} | {cname} | {target * 100:.1f} ({min(tg) * 100:.1f}–"
                        f"{max(tg) * 100:.1f}) | {min(tgc) * 100:.0f}–{max(tgc) * 100:.0f} % | "
-                       f"{e_txt} | {c_txt} |")
+                       + " | ".join(cells) + " |")
     return "\n".join(out) + "\n"
 
 
@@ -231,23 +324,42 @@ def block_run(meta, timing, rows=None):
                        + (f", the sum of {inv} invocations: the run was resumed" if inv > 1 else "")
                        + f"), {timing.get('started', '')} to {timing.get('finished', '')}, "
                        f"on {timing.get('host', 'this machine')}, shared with other jobs.")
+        parts = timing.get("parts") or []
+        if len(parts) > 1:
+            out.append("By part: " + "; ".join(
+                f"{p['started']} to {p['finished']}: {p['seconds'] / 60:.0f} min ({p['seconds']:,} s"
+                + (f", {p['invocations']} invocations" if p.get("invocations", 1) > 1 else "")
+                + (f", {p['binary']}" if p.get("binary") else "") + ")" for p in parts) + ".")
     if meta:
-        out.append(f"dpsanitize: `{meta.get('binary_version', '')}`; embedding "
+        out.append(f"dpsanitize: `{meta.get('binary', meta.get('binary_version', ''))}`; embedding "
                    f"`{os.path.basename(meta.get('embedding', ''))}` (SHA-256 "
                    f"`{meta.get('embedding_sha256', '')[:16]}…`, |V| = {meta.get('vocab_size')}, "
-                   f"ε_min = {meta.get('eps_min', 0):.4f}); mvl search: "
+                   f"tg's ε_min = {meta.get('eps_min', 0):.4f}); mvl search: "
                    f"`{meta.get('mvl_search')}`; dpsanitize threads: {meta.get('threads')}.")
+        la = meta.get("load_avg_1min")
+        if la:
+            out.append(f"Machine load (1-min load average when each dpsanitize run of the last "
+                       f"invocation started, {la['samples']} runs): median {la['median']:.1f}, "
+                       f"range {la['min']:.1f}–{la['max']:.1f}, on {os.cpu_count()} cores.")
     if rows:
         tot = defaultdict(float)
         runs = defaultdict(int)
+        words = defaultdict(float)
         for r in rows:
             if r["classifier"] == CLASSIFIERS[0][0] and r["sanitize_s"]:
-                tot[r["dataset"]] += float(r["sanitize_s"])
-                runs[r["dataset"]] += 1
+                k = (r["dataset"], r["condition"], r.get("binary", ""))
+                tot[k] += float(r["sanitize_s"])
+                runs[k] += 1
+                words[k] += float(r["n_words"])
         if tot:
-            out.append("dpsanitize wall time (sum over its runs; Python's evaluation overlaps "
-                       "it): " + ", ".join(f"{ds} {runs[ds]} runs, {tot[ds] / 60:.1f} min"
-                                           for ds in tot) + ".")
+            lines = ["| data set | mechanism | build | runs | dpsanitize time | words/s |",
+                     "|---|---|---|---|---|---|"]
+            for k in sorted(tot, key=lambda k: (k[2], k[0] != "uci", k[0] != "spam", k[1])):
+                lines.append(f"| {k[0]} | {k[1]} | {k[2] or '?'} | {runs[k]} | "
+                             f"{tot[k] / 60:.1f} min | {words[k] / tot[k]:,.0f} |")
+            out.append("dpsanitize wall time per data set, mechanism and build (sum over its runs; "
+                       "Python's evaluation overlaps it; words/s counts in-vocabulary words):\n\n"
+                       + "\n".join(lines))
     return "\n\n".join(out) + "\n"
 
 
@@ -270,34 +382,38 @@ def replace_blocks(text, blocks):
 
 
 def plot(agg, order, png, eps_min):
+    """Three rows per data set: against eps (all mechanisms, log scale), against eps from 1 to
+    20 (em, tem, mvl), and against the fraction of training words changed."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     n = len(order)
-    fig, axes = plt.subplots(2, n, figsize=(max(5.2 * n, 9.0), 8.6 if n > 1 else 10.0),
+    fig, axes = plt.subplots(3, n, figsize=(max(5.4 * n, 9.0), 13.0 if n > 1 else 14.0),
                              squeeze=False)
-    colors = {"tg": "tab:blue", "mvl": "tab:orange"}
     styles = {"tfidf_lr": ("-", "o"), "glove_lr": ("--", "s")}
     for j, ds in enumerate(order):
-        ax_e, ax_c = axes[0][j], axes[1][j]
+        ax_e, ax_z, ax_c = axes[0][j], axes[1][j], axes[2][j]
         for c, cname in CLASSIFIERS:
             ls, mk = styles[c]
-            for mech in ("tg", "mvl"):
+            for mech in MECHS:
                 pts = points(agg, ds, mech, c)
                 if not pts:
                     continue
-                e = [a["eps"] for _, a in pts]
-                m = [np.mean(a["m"]) for _, a in pts]
-                s = [0 if len(a["m"]) < 2 else np.std(a["m"], ddof=1) for _, a in pts]
-                ch = [np.mean(a["changed"]) for _, a in pts]
-                lab = f"{mech}, {cname}"
-                ax_e.errorbar(e, m, yerr=s, color=colors[mech], ls=ls, marker=mk, ms=4,
-                              capsize=2, label=lab)
-                order_c = np.argsort(ch)
-                ax_c.errorbar(np.array(ch)[order_c], np.array(m)[order_c],
-                              yerr=np.array(s)[order_c], color=colors[mech], ls=ls, marker=mk,
-                              ms=4, capsize=2, label=lab)
+                e = np.array([a["eps"] for _, a in pts])
+                m = np.array([np.mean(a["m"]) for _, a in pts])
+                sd = np.array([0 if len(a["m"]) < 2 else np.std(a["m"], ddof=1) for _, a in pts])
+                ch = np.array([np.mean(a["changed"]) for _, a in pts])
+                # em drawn wide under a thin tem: the two often coincide.
+                kw = dict(color=COLORS[mech], ls=ls, marker=mk, ms=5 if mech == "em" else 3,
+                          lw=2.6 if mech == "em" else 1.1, capsize=2, label=f"{mech}, {cname}",
+                          alpha=0.75 if mech == "em" else 1.0)
+                ax_e.errorbar(e, m, yerr=sd, **kw)
+                z = e <= 20
+                if mech != "tg" and z.any():
+                    ax_z.errorbar(e[z], m[z], yerr=sd[z], **kw)
+                o = np.argsort(ch)
+                ax_c.errorbar(ch[o], m[o], yerr=sd[o], **kw)
             for cond, col, name in (("clean", "black", "clean"), ("random", "gray", "random words"),
                                     ("clean_vocab", "tab:green", "clean, OOV masked")):
                 a = agg.get((ds, cond, "", c))
@@ -305,27 +421,34 @@ def plot(agg, order, png, eps_min):
                     continue
                 y = np.mean(a["m"])
                 ax_e.axhline(y, color=col, ls=ls, lw=1, label=f"{name}, {cname}")
+                ax_z.axhline(y, color=col, ls=ls, lw=1)
                 ax_c.plot([np.mean(a["changed"])], [y], color=col, marker=mk, ls="none", ms=7,
                           label=f"{name}, {cname}")
-        ax_e.axvline(eps_min, color="tab:blue", lw=0.8, ls=":")
-        ax_e.text(eps_min, ax_e.get_ylim()[0], " tg ε_min", color="tab:blue", fontsize=8,
+        ax_e.axvline(eps_min, color=COLORS["tg"], lw=0.8, ls=":")
+        ax_e.text(eps_min, ax_e.get_ylim()[0], " tg ε_min", color=COLORS["tg"], fontsize=8,
                   va="bottom")
         ax_e.set_xscale("log")
+        ax_z.set_xscale("log")
+        ax_z.set_xlim(0.9, 22)
+        ax_z.set_xticks([1, 2, 3, 4, 5, 6, 8, 10, 14, 20])
+        ax_z.set_xticklabels(["1", "2", "3", "4", "5", "6", "8", "10", "14", "20"])
+        ax_z.minorticks_off()
         ylab = "test F1 (spam)" if metric_name(ds) == "f1" else "test accuracy"
         ax_e.set_title(DATASET_TITLES.get(ds, ds))
         ax_e.set_xlabel("ε (metric-DP, per unit embedding distance; log scale)")
-        ax_e.set_ylabel(ylab)
+        ax_z.set_xlabel("ε, 1 to 20 (em, tem, mvl; log scale)")
         ax_c.set_xlabel("fraction of training words changed")
-        ax_c.set_ylabel(ylab)
         ax_c.set_xlim(-0.03, 1.03)
-        for ax in (ax_e, ax_c):
+        for ax in (ax_e, ax_z, ax_c):
+            ax.set_ylabel(ylab)
             ax.grid(alpha=0.3)
-    h, l = axes[1][0].get_legend_handles_labels()
+    h, l = axes[2][0].get_legend_handles_labels()
     fig.legend(h, l, loc="lower center", ncol=4 if n > 1 else 2, fontsize=8, frameon=False)
     fig.suptitle("dpsanitize utility: classifier trained on sanitized text, tested on clean text\n"
-                 "top: against ε; bottom: against the fraction of words changed", fontsize=11)
-    fig.tight_layout(rect=(0, 0.08 if n > 1 else 0.14, 1, 0.95))
-    fig.savefig(png, dpi=110)
+                 "top: against ε; middle: ε from 1 to 20; bottom: against the fraction of words "
+                 "changed", fontsize=11)
+    fig.tight_layout(rect=(0, 0.09 if n > 1 else 0.16, 1, 0.96))
+    fig.savefig(png, dpi=100)
     plt.close(fig)
 
 
@@ -346,7 +469,10 @@ def report(args):
         blocks["datasets"] = block_datasets(meta)
     blocks["results"] = block_results(agg, order)
     blocks["equal-eps"] = block_equal_eps(agg, order)
+    blocks["em-vs-mvl"] = block_em_vs_mvl(agg, order)
+    blocks["mvl-interp-check"] = block_mvl_interp_check(agg, order)
     blocks["equal-changed"] = block_equal_changed(agg, order)
+    blocks["equal-changed-em"] = block_equal_changed(agg, order, "em")
     blocks["equal-utility"] = block_equal_utility(agg, order)
     if meta or timing:
         blocks["run"] = block_run(meta, timing, rows)

@@ -1,11 +1,11 @@
 #!/usr/bin/python3
-"""Utility evaluation of dpsanitize: does tg keep more usefulness than mvl?
+"""Utility evaluation of dpsanitize: how much usefulness do em, tem, tg and mvl keep?
 
     eval_utility.py run    --mode full|quick|ci --out-dir DIR --bin DPSANITIZE [options]
     eval_utility.py report --csv RESULTS.csv --md UTILITY.md --png UTILITY.png [--meta META.json]
 
-`run` sanitizes each data set's training texts with the real dpsanitize binary (tg and mvl over
-a grid of epsilon values and seeds), trains two classifiers on the sanitized training set, tests
+`run` sanitizes each data set's training texts with the real dpsanitize binary (em, tem, tg and
+mvl over a grid of epsilon values and seeds), trains two classifiers on the sanitized training set, tests
 them on the clean test set, and appends one CSV row per (condition, classifier). It resumes:
 conditions already in the CSV are skipped. `report` turns the CSV into the tables and the plot
 (eval_report.py). Called by scripts/eval_utility.sh; see docs/utility.md.
@@ -29,11 +29,18 @@ import eval_text  # noqa: E402
 CSV_FIELDS = [
     "dataset", "condition", "eps", "eps_label", "seed", "classifier", "accuracy", "f1",
     "n_train", "n_test", "n_words", "frac_unchanged", "mean_dist", "n_docs_misaligned",
-    "sanitize_s", "eval_s", "mvl_search", "embedding_sha256",
+    "sanitize_s", "eval_s", "mvl_search", "embedding_sha256", "binary",
 ]
 
 MVL_SMALL = [1, 2, 3, 5, 7, 10, 14, 20]
 SHARED = ["1.05eps_min", 50, 70, 100, 200, 500, 1000]
+# em and tem (proven for every eps > 0), and the mvl points added with them so that mvl has a
+# value at each of their eps (docs/utility.md, "Grid").
+EM_EPS = [1, 2, 3, 4, 5, 6, 8, 10]
+MVL_ADDED = [4, 6, 8]
+# em only, where its fraction of words changed crosses tg's (81-85 %), for the comparison at an
+# equal fraction changed.
+EM_EXTRA = [2.25, 2.5, 2.75]
 
 
 def grid(mode, dataset):
@@ -42,24 +49,36 @@ def grid(mode, dataset):
     full: the issue's grid, reduced where the measured cost demands it (docs/utility.md,
     "Grid"): UCI complete (3 seeds); tg complete (3 seeds) everywhere; mvl on spam at
     2..20 (2 seeds) and 1.05 eps_min (1 seed); mvl on IMDb at 3..20 and 1.05 eps_min (1 seed;
-    2 seeds at 7 and 10). The run order puts seed 0 of every data set first."""
+    2 seeds at 7 and 10). em and tem at EM_EPS, em also at EM_EXTRA: 3 seeds on UCI and spam,
+    1 on IMDb; mvl added at MVL_ADDED on UCI (3 seeds) and at 4 and 6 on spam (1 seed), none on
+    IMDb (interpolated there). The run order puts em, tem and UCI first, and seed 0 of every
+    data set first."""
     if mode == "ci":
-        return [("tg", "1.05eps_min", 0), ("tg", 1000, 0), ("mvl", 5, 0), ("mvl", 50, 0)]
+        return [("tg", "1.05eps_min", 0), ("tg", 1000, 0), ("mvl", 5, 0), ("mvl", 50, 0),
+                ("em", 2, 0), ("em", 5, 0), ("tem", 2, 0), ("tem", 5, 0)]
     if mode == "quick":
         return ([("tg", e, 0) for e in ["1.05eps_min", 100, 1000]]
-                + [("mvl", e, 0) for e in [2, 5, 10, 20]])
+                + [("mvl", e, 0) for e in [2, 5, 10, 20]]
+                + [(m, e, 0) for m in ("em", "tem") for e in [2, 5, 10]])
+    em_seeds = {e: 3 for e in EM_EPS}
+    extra_seeds = {e: 3 for e in EM_EXTRA}
     if dataset == "uci":
-        tg_seeds, mvl_seeds = {e: 3 for e in SHARED}, {e: 3 for e in MVL_SMALL + SHARED}
+        tg_seeds = {e: 3 for e in SHARED}
+        mvl_seeds = {e: 3 for e in MVL_SMALL + MVL_ADDED + SHARED}
     elif dataset == "spam":
         tg_seeds = {e: 3 for e in SHARED}
-        mvl_seeds = {2: 2, 3: 2, 5: 2, 7: 2, 10: 2, 14: 2, 20: 2, "1.05eps_min": 1}
+        mvl_seeds = {2: 2, 3: 2, 4: 1, 5: 2, 6: 1, 7: 2, 10: 2, 14: 2, 20: 2, "1.05eps_min": 1}
     elif dataset == "imdb":
         tg_seeds = {e: 3 for e in SHARED}
         mvl_seeds = {3: 1, 5: 1, 7: 2, 10: 2, 14: 1, 20: 1, "1.05eps_min": 1}
+        em_seeds = {e: 1 for e in EM_EPS}
+        extra_seeds = {e: 1 for e in EM_EXTRA}
     else:
         raise SystemExit(dataset)
     out = []
     for seed in range(3):
+        out += [(m, e, seed) for m in ("em", "tem") for e, n in em_seeds.items() if seed < n]
+        out += [("em", e, seed) for e, n in extra_seeds.items() if seed < n]
         out += [("tg", e, seed) for e, n in tg_seeds.items() if seed < n]
         out += [("mvl", e, seed) for e, n in mvl_seeds.items() if seed < n]
     return out
@@ -141,7 +160,8 @@ C_GLOVE = 0.1
 
 
 def calibrate_eps_min(binary, embedding):
-    cmd = [binary, "calibrate", "--eps", "1000", "--json"]
+    # tg's eps_min (the default mechanism is em, which has none).
+    cmd = [binary, "calibrate", "--mechanism", "tg", "--eps", "1000", "--json"]
     if embedding:
         cmd += ["--embedding", embedding]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
@@ -164,6 +184,16 @@ def read_done(csv_path):
 class Writer:
     def __init__(self, path):
         new = not os.path.exists(path) or os.path.getsize(path) == 0
+        if not new:  # a CSV from an older version of this script: add the new columns, empty
+            with open(path, newline="") as f:
+                r = csv.DictReader(f)
+                if r.fieldnames != CSV_FIELDS:
+                    old = list(r)
+                    with open(path + ".tmp", "w", newline="") as g:
+                        w = csv.DictWriter(g, fieldnames=CSV_FIELDS)
+                        w.writeheader()
+                        w.writerows({k: row.get(k, "") for k in CSV_FIELDS} for row in old)
+                    os.replace(path + ".tmp", path)
         self.f = open(path, "a", newline="")
         self.w = csv.DictWriter(self.f, fieldnames=CSV_FIELDS)
         if new:
@@ -174,6 +204,15 @@ class Writer:
         for r in rows:
             self.w.writerow({k: r.get(k, "") for k in CSV_FIELDS})
         self.f.flush()
+
+
+def binary_id(path):
+    """'dpsanitize 0.1.0 sha256:<first 16 hex>': which build produced a row."""
+    import hashlib
+    with open(path, "rb") as f:
+        digest = hashlib.sha256(f.read()).hexdigest()
+    version = subprocess.run([path, "--version"], capture_output=True, text=True).stdout.strip()
+    return f"{version} sha256:{digest[:16]}"
 
 
 def fmt(x):
@@ -198,10 +237,14 @@ def run(args):
             "embedding_sha256": cal["embedding_sha256"], "vocab_size": len(vocab),
             "mvl_search": args.mvl_search, "threads": args.threads, "datasets": {},
             "binary_version": subprocess.run([args.bin, "--version"], capture_output=True,
-                                             text=True).stdout.strip()}
+                                             text=True).stdout.strip(),
+            "binary": binary_id(args.bin)}
     datasets = args.datasets.split(",") if args.datasets else datasets_for(args.mode)
     ctx = {ds: Dataset(ds, args, pkgdirs, vocab, cal, work, writer, done, meta)
            for ds in datasets}
+    meta_path = os.path.join(args.out_dir, "run-meta.json")
+    with open(meta_path, "w") as f:  # rewritten at the end; here for a run stopped early
+        json.dump(meta, f, indent=2, sort_keys=True)
 
     # Baselines (Python only).
     for ds, d in ctx.items():
@@ -213,14 +256,18 @@ def run(args):
                 d.evaluate("random", None, "", seed,
                            eval_text.replace_words(d.train_lines, vocab, rng), None)
 
-    # Mechanisms. Seed 0 of every data set first (a run cut short still has each point once).
-    # One dpsanitize process at a time; the next one runs while Python evaluates the previous.
+    # Mechanisms: em, tem and everything on UCI first, then tg and mvl on the large data sets
+    # (mvl is slow); within each, seed 0 of every data set
+    # first (a run cut short still has each point once). One dpsanitize process at a time; the
+    # next one runs while Python evaluates the previous.
     todo = []
     for ds, d in ctx.items():
         for i, (mech, label, seed) in enumerate(grid(args.mode, ds)):
             if not d.is_done(mech, label, seed):
-                todo.append((seed, datasets.index(ds), i, ds, mech, label))
+                cheap = mech in ("em", "tem") or ds in ("uci", "slice")
+                todo.append((not cheap, seed, datasets.index(ds), i, ds, mech, label))
     todo.sort()
+    todo = [t[1:] for t in todo]
     log(f"{len(todo)} dpsanitize runs to do")
 
     def start(job):
@@ -235,6 +282,7 @@ def run(args):
         if args.embedding:
             cmd += ["--embedding", args.embedding]
         cmd += [d.train_txt, out]
+        loads.append(os.getloadavg()[0])
         proc = subprocess.Popen(cmd)
         t0 = time.time()
         ended = {}
@@ -242,6 +290,7 @@ def run(args):
         waiter.start()
         return job, eps, out, waiter, ended, t0
 
+    loads = []  # 1-min load average when each dpsanitize run starts (the machine is shared)
     running = start(todo[0]) if todo else None
     i = 1
     while running is not None:
@@ -266,7 +315,10 @@ def run(args):
         meta["datasets"][ds]["sanitize_seconds"] = round(d.sanitize_s, 1)
         meta["datasets"][ds]["eval_seconds"] = round(d.eval_s, 1)
     meta["seconds"] = round(time.time() - t_start, 1)
-    with open(os.path.join(args.out_dir, "run-meta.json"), "w") as f:
+    if loads:
+        meta["load_avg_1min"] = {"min": min(loads), "median": float(np.median(loads)),
+                                 "max": max(loads), "samples": len(loads)}
+    with open(meta_path, "w") as f:
         json.dump(meta, f, indent=2, sort_keys=True)
     log(f"done in {meta['seconds']:.0f} s; results in {csv_path}")
 
@@ -292,7 +344,7 @@ class Dataset:
         test_keys, test_ids = tokens([r["text"] for r in test], vocab.index)
         self.test_set = (test_keys, test_ids, y_test)
         self.base = {"dataset": ds, "n_train": len(train), "n_test": len(test),
-                     "embedding_sha256": cal["embedding_sha256"]}
+                     "embedding_sha256": cal["embedding_sha256"], "binary": meta["binary"]}
         self.sanitize_s = self.eval_s = 0.0
 
     def is_done(self, condition, label, seed):

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Utility evaluation of dpsanitize (docs/utility.md): classifiers trained on sanitized text
-# (tg and mvl over a grid of epsilon values), tested on clean text.
+# (em, tem, tg and mvl over a grid of epsilon values), tested on clean text.
 #
-#   scripts/eval_utility.sh                 full run (about 1.5-2 h on 2 cores); writes
-#                                           docs/utility.md, docs/utility.png,
+#   scripts/eval_utility.sh                 full run (about 2.5 h from scratch on 2 shared cores);
+#                                           writes docs/utility.md, docs/utility.png,
 #                                           docs/utility-results.csv
 #   scripts/eval_utility.sh --quick         small subset, a few minutes; writes into --out-dir
 #                                           (default ${XDG_CACHE_HOME:-~/.cache}/dpsanitize/eval/quick)
@@ -38,7 +38,7 @@ if [ -z "$PY" ]; then
   if [ -x /usr/bin/python3 ]; then PY=/usr/bin/python3; else PY=python3; fi
 fi
 
-usage() { sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; }
 while (($#)); do
   case "$1" in
     --quick) MODE=quick ;;
@@ -98,22 +98,33 @@ CMDLINE="scripts/eval_utility.sh"
 [ -z "$DATASETS" ] || CMDLINE+=" --datasets $DATASETS"
 [ "$MVL_SEARCH" = exact ] || CMDLINE+=" --mvl-search $MVL_SEARCH"
 # A resumed run adds its time to the earlier invocations' (timing.json), so the recorded time is
-# what the whole grid took.
-prev=0; started="$(date -u '+%Y-%m-%d %H:%M UTC')"; invocations=1
-if [ -s "$CSV" ] && [ -f "$OUT/timing.json" ]; then
-  read -r prev started invocations < <("$PY" -c 'import json, sys
-t = json.load(open(sys.argv[1]))
-print(t["seconds"], t["started"].replace(" ", "_"), t.get("invocations", 1) + 1)' "$OUT/timing.json")
-  started="${started//_/ }"
-fi
+# what the whole grid took; each invocation is also listed on its own ("parts").
+RESUMED=0
+[ ! -s "$CSV" ] || RESUMED=1
+started="$(date -u '+%Y-%m-%d %H:%M UTC')"
 start=$(date +%s)
 "$PY" "$ROOT/scripts/eval_utility.py" "${ARGS[@]}"
 end=$(date +%s)
-cat > "$OUT/timing.json" <<EOF
-{"command": "$CMDLINE", "seconds": $((prev + end - start)), "invocations": $invocations,
- "started": "$started", "finished": "$(date -u '+%Y-%m-%d %H:%M UTC')",
- "host": "$(nproc)-core $(uname -m), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)"}
-EOF
+"$PY" - "$OUT/timing.json" "$RESUMED" "$CMDLINE" "$started" "$((end - start))" "$BIN" <<'PYEOF'
+import hashlib, json, os, platform, subprocess, sys, time
+path, resumed, cmd, started, secs, binary = sys.argv[1:]
+t = {}
+if resumed == "1" and os.path.exists(path):  # resumed: keep the earlier invocations
+    t = json.load(open(path))
+parts = t.get("parts") or ([{k: t[k] for k in ("command", "seconds", "started", "finished")}
+                            | {"invocations": t.get("invocations", 1)}] if t else [])
+mem = next(int(l.split()[1]) for l in open("/proc/meminfo") if l.startswith("MemTotal"))
+parts.append({"command": cmd, "seconds": int(secs), "started": started, "invocations": 1,
+              "finished": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+              "binary": subprocess.run([binary, "--version"], capture_output=True,
+                                       text=True).stdout.strip()
+              + " sha256:" + hashlib.sha256(open(binary, "rb").read()).hexdigest()[:16]})
+t.update(command=cmd, seconds=sum(p["seconds"] for p in parts),
+         invocations=sum(p.get("invocations", 1) for p in parts), started=parts[0]["started"],
+         finished=parts[-1]["finished"], parts=parts,
+         host=f"{os.cpu_count()}-core {platform.machine()}, {mem / 1048576:.0f} GiB")
+json.dump(t, open(path, "w"), indent=1)
+PYEOF
 [ "$CSV" -ef "$FINAL_CSV" ] || cp "$CSV" "$FINAL_CSV"
 "$PY" "$ROOT/scripts/eval_utility.py" report --csv "$CSV" --md "$MD" --png "$PNG" \
   --meta "$OUT/run-meta.json" --timing "$OUT/timing.json"
@@ -125,7 +136,8 @@ if [ "$MODE" = ci ]; then
 import csv, os, sys
 rows = list(csv.DictReader(open(sys.argv[1])))
 want = {("clean", ""), ("clean_vocab", ""), ("random", ""), ("tg", "1.05eps_min"),
-        ("tg", "1000"), ("mvl", "5"), ("mvl", "50")}
+        ("tg", "1000"), ("mvl", "5"), ("mvl", "50"), ("em", "2"), ("em", "5"), ("tem", "2"),
+        ("tem", "5")}
 got = {(r["condition"], r["eps_label"]) for r in rows}
 assert got == want, f"conditions {sorted(got)} != {sorted(want)}"
 assert len(rows) == 2 * len(want), f"{len(rows)} rows"
@@ -140,8 +152,12 @@ assert u[("clean", "")] == 1.0 and u[("clean_vocab", "")] == 1.0, u
 assert u[("random", "")] < 0.05, u
 assert u[("mvl", "5")] < u[("mvl", "50")], u
 assert u[("tg", "1.05eps_min")] < 0.6, u
+for m in ("em", "tem"):  # more words kept at the larger eps; some changed at eps = 2
+    assert u[(m, "2")] < u[(m, "5")] and u[(m, "2")] < 0.9, u
 md = open(sys.argv[2], encoding="utf-8").read()
-assert "| tg | 1.05·ε_min" in md and "| mvl | 50 |" in md, "tables missing"
+for s in ("| tg | 1.05·ε_min", "| mvl | 50 |", "| em | 2 |", "| tem | 5 |",
+          "| slice | 5 |", "tg − em"):  # results, em/tem against mvl, tg against em
+    assert s in md, f"tables: {s!r} missing"
 assert os.path.getsize(sys.argv[3]) > 10000, "plot missing"
 print(f"eval_utility --ci: OK ({len(rows)} rows)")
 PYEOF
