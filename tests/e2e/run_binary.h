@@ -311,6 +311,20 @@ inline RunResult RunBinary(const std::vector<std::string>& args, const RunOption
   return result;
 }
 
+// `err` without the "what eps does" line a successful run prints by default
+// (pipeline/effect.h): "dpsanitize: <mechanism> at eps <E>: ...; see dpsanitize
+// calibrate ...". Tests about other stderr output compare what is left.
+inline std::string WithoutEffectLine(const std::string& err) {
+  std::string kept;
+  for (const std::string& line : SplitLines(err)) {
+    const bool effect = line.rfind("dpsanitize: ", 0) == 0 &&
+                        line.find(" at eps ") != std::string::npos &&
+                        line.find("see dpsanitize calibrate") != std::string::npos;
+    if (!effect) kept += line;
+  }
+  return kept;
+}
+
 // ---------------------------------------------------------------- test data
 
 // The lines of data/sample/corpus.txt, each with its '\n'.

@@ -25,9 +25,14 @@ constexpr size_t kChunk = 4096;
 
 class MvlOutputLaw : public OutputLaw {
  public:
-  MvlOutputLaw(double eps, VectorSet vectors, const NearestWordFinder& finder, uint64_t samples,
-               const std::string& seed)
-      : eps_(eps), vs_(vectors), finder_(finder), samples_(samples), key_(RunKey::FromSeed(seed)) {}
+  MvlOutputLaw(double eps, VectorSet vectors, const NearestWordFinder& finder,
+               const NeighborSource* neighbors, uint64_t samples, const std::string& seed)
+      : eps_(eps),
+        vs_(vectors),
+        finder_(finder),
+        neighbors_(neighbors),
+        samples_(samples),
+        key_(RunKey::FromSeed(seed)) {}
 
   LawKind kind() const override { return LawKind::kMonteCarlo; }
   // The nearest-word search is batched and parallel inside (FAISS).
@@ -57,6 +62,25 @@ class MvlOutputLaw : public OutputLaw {
         sum_dist += Distance(vs_, w, nearest[i]);
       }
     }
+    // w's 10 nearest other words, in the same (distance, id) order as the
+    // exact laws use, for the frequency of "an output among the 10 nearest"
+    // (calibrate's figure; the interval is computed from the counts there).
+    std::vector<Neighbor> scratch;
+    const size_t near = std::min<size_t>(10, vs_.n > 0 ? vs_.n - 1 : 0);
+    const Neighbor* nb = nullptr;
+    if (near > 0) {
+      if (neighbors_ != nullptr) {
+        nb = neighbors_->Nearest(w, near, &scratch);
+      } else {
+        ExactNeighborsScan(vs_, w, near, &scratch);
+        nb = scratch.data();
+      }
+    }
+    uint64_t near_count = 0;
+    for (size_t i = 0; i < near; ++i) {
+      auto it = counts.find(nb[i].id);
+      if (it != counts.end()) near_count += it->second;
+    }
     WordLaw out;
     out.word = w;
     out.draws = samples_;
@@ -70,6 +94,7 @@ class MvlOutputLaw : public OutputLaw {
     auto it = counts.find(w);
     out.p_unchanged = it == counts.end() ? 0.0 : static_cast<double>(it->second) / n;
     out.mean_distance = sum_dist / n;
+    out.p_near10 = static_cast<double>(near_count) / n;
     return out;
   }
 
@@ -83,6 +108,7 @@ class MvlOutputLaw : public OutputLaw {
   double eps_;
   VectorSet vs_;
   const NearestWordFinder& finder_;
+  const NeighborSource* neighbors_;  // may be null: exact scans instead
   uint64_t samples_;
   RunKey key_;
 };
@@ -95,8 +121,8 @@ StatusOr<std::unique_ptr<OutputLaw>> MakeMvlOutputLaw(double eps, const LawConte
   }
   if (ctx.samples == 0) return UsageError("audit: --samples must be positive");
   if (ctx.nearest == nullptr) return InternalError("mvl output law: no nearest-word finder");
-  return std::unique_ptr<OutputLaw>(
-      std::make_unique<MvlOutputLaw>(eps, ctx.vectors, *ctx.nearest, ctx.samples, ctx.seed));
+  return std::unique_ptr<OutputLaw>(std::make_unique<MvlOutputLaw>(
+      eps, ctx.vectors, *ctx.nearest, ctx.neighbors, ctx.samples, ctx.seed));
 }
 
 }  // namespace dpsanitize

@@ -18,8 +18,10 @@ namespace dpsanitize {
 
 // ctx.samples draws per word of MvlNoisyPoint at `eps` from streams keyed by
 // ctx.seed (one per word and draw, independent of the run's), each mapped to
-// its nearest word by ctx.nearest, which must be exact. Errors: no finder, no
-// samples (usage), eps not finite and > 0.
+// its nearest word by ctx.nearest, which must be exact. Of() also gives the
+// utility figures as frequencies: p_unchanged, mean_distance and p_near10
+// (w's 10 nearest other words from ctx.neighbors, or an exact scan when it is
+// null). Errors: no finder, no samples (usage), eps not finite and > 0.
 StatusOr<std::unique_ptr<OutputLaw>> MakeMvlOutputLaw(double eps, const LawContext& ctx);
 
 }  // namespace dpsanitize

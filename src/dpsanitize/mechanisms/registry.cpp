@@ -27,11 +27,11 @@ const char* EpsBasisName(EpsBasis basis) {
 const std::vector<MechanismInfo>& Registry() {
   // One line per mechanism. Built once, on first use (thread-safe static).
   static const std::vector<MechanismInfo> registry{
-      EmMechanismInfo(),
-      TemMechanismInfo(),
-      TgMechanismInfo(),
-      MvlMechanismInfo(),
-      IdentityMechanismInfo(),
+      EmMechanismInfo(),        // em_plan.cpp: the default
+      TemMechanismInfo(),       // em_plan.cpp
+      TgMechanismInfo(),        // tg_plan.cpp
+      MvlMechanismInfo(),       // mvl_plan.cpp
+      IdentityMechanismInfo(),  // identity.cpp: library only
   };
   return registry;
 }

@@ -469,6 +469,16 @@ class TgOutputLaw : public OutputLaw {
     out.p_unchanged = std::exp(law.log_p[0]);
     out.mean_distance = pd;
     out.mean_rank = pr;
+    // Ranks 1..10 are w's 10 nearest other words in the (distance, id) order
+    // of the candidate list, so their integrated probabilities sum to
+    // calibrate's "share of outputs among the 10 nearest". A depth below 10
+    // (with more words than that) would leave some unlisted: not computed.
+    const size_t near = std::min<size_t>(10, vs_.n - 1);
+    if (depth_ >= near) {
+      double pn = 0;
+      for (size_t r = 1; r <= near; ++r) pn += std::exp(law.log_p[r]);
+      out.p_near10 = pn;
+    }
     out.numerics = {law.max_rel_err, law.sum_rule, law.converged};
     out.log_unlisted = law.log_tail;
     out.log_p = std::move(law.log_p);

@@ -1,10 +1,14 @@
+// `dpsanitize calibrate`'s two forms. The JSON keys and text lines about the
+// mechanism come from the plan's rows, so no mechanism is named here; the
+// effect figures are appended after them (the text as its own block, so that
+// the parameters stay one aligned column).
 #include "dpsanitize/pipeline/calibrate.h"
 
 #include <fmt/format.h>
 
 namespace dpsanitize {
 
-nlohmann::json CalibrationJson(const Engine& e) {
+nlohmann::json CalibrationJson(const Engine& e, const EffectFigures* effect) {
   const MechanismPlan& plan = *e.plan;
   nlohmann::json j;
   j["mechanism"] = e.info->name;
@@ -17,10 +21,11 @@ nlohmann::json CalibrationJson(const Engine& e) {
   for (const PlanRow& r : plan.Rows()) {
     if (r.where & PlanRow::kJson) j[r.key] = r.value;
   }
+  if (effect != nullptr) AddEffectJson(*effect, &j);
   return j;
 }
 
-std::string CalibrationText(const Engine& e) {
+std::string CalibrationText(const Engine& e, const EffectFigures* effect) {
   const MechanismPlan& plan = *e.plan;
   std::string s;
   // One "name  value (note)" line per fact, names padded to one column.
@@ -42,6 +47,7 @@ std::string CalibrationText(const Engine& e) {
   const uint32_t k = e.stored_neighbors();
   line("neighbours", fmt::format("{} stored per word{}", k,
                                  k == 0 ? " (none: lists are computed at run time)" : ""));
+  if (effect != nullptr) s += EffectText(*effect);
   return s;
 }
 

@@ -28,6 +28,7 @@
 #include "dpsanitize/pipeline/analyze.h"
 #include "dpsanitize/pipeline/batch.h"
 #include "dpsanitize/pipeline/document_source.h"
+#include "dpsanitize/pipeline/effect.h"
 #include "dpsanitize/pipeline/ledger_facts.h"
 #include "dpsanitize/pipeline/ordered_pass.h"
 #include "dpsanitize/pipeline/perturb.h"
@@ -152,7 +153,11 @@ Status Sanitize(const Config& config, RunSummary* summary) {
   DPS_ASSIGN_OR_RETURN(const RunKey key, MakeRunKey(config));
   DPS_RETURN_IF_ERROR(CheckPaths(config));
   DPS_ASSIGN_OR_RETURN(auto engine, OpenValidatedEngine(config, /*build_mechanism=*/true));
-  return SanitizeWith(*engine, key, summary);
+  DPS_RETURN_IF_ERROR(SanitizeWith(*engine, key, summary));
+  // What eps does, in one line after the output and ledger are committed
+  // (pipeline/effect.h), so that a failed run still prints exactly one line.
+  if (!config.quiet) StateEffect(*engine);
+  return Status::Ok();
 }
 
 }  // namespace dpsanitize

@@ -1,0 +1,190 @@
+// `dpsanitize calibrate` states what eps does (the utility figures over the
+// most frequent words), and a sanitize run states the first two in one line
+// on stderr: shown by default, silent with -q, never holding a corpus word.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "e2e/run_binary.h"
+
+namespace dps_e2e {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::Not;
+using ::testing::StartsWith;
+
+class CalibrateTest : public E2eTest {
+ protected:
+  RunResult Run(const std::vector<std::string>& args) { return RunBinary(args, {dir_.path()}); }
+
+  nlohmann::json CalibrateJson(const std::string& mechanism, const std::string& eps,
+                               std::vector<std::string> more = {}) {
+    std::vector<std::string> args{"calibrate", "--mechanism", mechanism,   "--eps",
+                                  eps,         "--embedding", Embedding(), "--json"};
+    args.insert(args.end(), more.begin(), more.end());
+    const RunResult r = Run(args);
+    EXPECT_EQ(r.exit_code, 0) << r.Describe();
+    EXPECT_THAT(r.err, IsEmpty());
+    nlohmann::json j;
+    EXPECT_NO_THROW(j = nlohmann::json::parse(r.out)) << r.out;
+    return j;
+  }
+};
+
+size_t Count(const std::string& text, const std::string& what) {
+  size_t n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+TEST_F(CalibrateTest, JsonStatesWhatEpsDoes) {
+  const nlohmann::json j = CalibrateJson("em", "2");
+  for (const char* key :
+       {"mechanism", "eps", "eps_basis", "p_unchanged_mean", "mean_distance_moved", "p_near10_mean",
+        "inv_eps", "median_nn_distance", "effect_words", "effect_method"}) {
+    EXPECT_TRUE(j.contains(key)) << key;
+  }
+  EXPECT_EQ(j["mechanism"], "em");
+  EXPECT_EQ(j["eps"], 2.0);
+  EXPECT_EQ(j["eps_basis"], "proven");
+  EXPECT_EQ(j["effect_words"], 1000);
+  EXPECT_EQ(j["effect_method"], "exact");
+  EXPECT_DOUBLE_EQ(j["inv_eps"].get<double>(), 0.5);
+  const double p = j["p_unchanged_mean"].get<double>();
+  const double near = j["p_near10_mean"].get<double>();
+  EXPECT_GT(p, 0);
+  EXPECT_LT(p, 1);
+  EXPECT_GE(near, 0);
+  EXPECT_LE(p + near, 1 + 1e-12);
+  EXPECT_GT(j["mean_distance_moved"].get<double>(), 0);
+  EXPECT_GT(j["median_nn_distance"].get<double>(), 0);
+  EXPECT_FALSE(j.contains("p_unchanged_ci")) << "exact figures carry no interval";
+}
+
+TEST_F(CalibrateTest, EveryMechanismReportsTheFigures) {
+  struct Case {
+    const char* mechanism;
+    const char* eps;
+    const char* method;
+  };
+  for (const Case& c : {Case{"tem", "3", "exact"}, Case{"tg", "50", "certified"},
+                        Case{"mvl", "10", "monte_carlo"}}) {
+    SCOPED_TRACE(c.mechanism);
+    const nlohmann::json j = CalibrateJson(c.mechanism, c.eps, {"--effect-words", "100"});
+    EXPECT_EQ(j["mechanism"], c.mechanism);
+    EXPECT_EQ(j["effect_words"], 100);
+    EXPECT_EQ(j["effect_method"], c.method);
+    ASSERT_TRUE(j["p_unchanged_mean"].is_number());
+    ASSERT_TRUE(j["mean_distance_moved"].is_number());
+    ASSERT_TRUE(j["p_near10_mean"].is_number());
+    const double p = j["p_unchanged_mean"].get<double>();
+    EXPECT_GE(p, 0);
+    EXPECT_LE(p, 1);
+    if (std::string(c.method) == "monte_carlo") {
+      EXPECT_GT(j["effect_draws_per_word"].get<int>(), 0);
+      for (const char* key : {"p_unchanged_ci", "p_near10_ci", "mean_distance_moved_ci"}) {
+        ASSERT_TRUE(j[key].is_array()) << key;
+        ASSERT_EQ(j[key].size(), 2u) << key;
+        EXPECT_LE(j[key][0].get<double>(), j[key][1].get<double>()) << key;
+      }
+      EXPECT_LE(j["p_unchanged_ci"][0].get<double>(), p);
+      EXPECT_GE(j["p_unchanged_ci"][1].get<double>(), p);
+    }
+  }
+}
+
+TEST_F(CalibrateTest, EmKeepsMoreWordsAsEpsGrows) {
+  double last = -1;
+  for (const char* eps : {"1", "2", "3", "5", "8"}) {
+    SCOPED_TRACE(eps);
+    const double p =
+        CalibrateJson("em", eps, {"--effect-words", "200"})["p_unchanged_mean"].get<double>();
+    EXPECT_GT(p, last);
+    last = p;
+  }
+}
+
+TEST_F(CalibrateTest, TextHasOneWhatEpsDoesBlock) {
+  const RunResult r =
+      Run({"calibrate", "--mechanism", "em", "--eps", "2", "--embedding", Embedding()});
+  ASSERT_EQ(r.exit_code, 0) << r.Describe();
+  EXPECT_EQ(Count(r.out, "what eps does (1,000 most frequent words)\n"), 1u) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("a word is kept as it is with probability"));
+  EXPECT_THAT(r.out, HasSubstr("on average"));
+  EXPECT_THAT(r.out, HasSubstr("1/eps is 0.5"));
+  EXPECT_THAT(r.out, HasSubstr("in short: "));
+}
+
+TEST_F(CalibrateTest, EffectWordsZeroLeavesTheFiguresOut) {
+  const nlohmann::json j = CalibrateJson("em", "2", {"--effect-words", "0"});
+  EXPECT_FALSE(j.contains("p_unchanged_mean"));
+  EXPECT_EQ(j["mechanism"], "em");
+}
+
+// ---------------------------------------------------------------- the sanitize line
+
+class EffectLineTest : public CalibrateTest {
+ protected:
+  // The mechanism is always named (em is the default, but Arguments() adds
+  // tg when none is given).
+  RunResult Sanitize(const std::string& text, std::vector<std::string> more,
+                     const std::string& mechanism = "em", const std::string& eps = "2") {
+    dir_.Write("in.txt", text);
+    std::vector<std::string> args{"--embedding", Embedding(), "--eps",      eps,
+                                  "--mechanism", mechanism,   "--no-ledger"};
+    args.insert(args.end(), more.begin(), more.end());
+    args.insert(args.end(), {"in.txt", "-"});
+    const RunResult r = Run(args);
+    EXPECT_EQ(r.exit_code, 0) << r.Describe();
+    return r;
+  }
+};
+
+TEST_F(EffectLineTest, ShownByDefaultOnceAndSilentWithQuiet) {
+  const RunResult r = Sanitize(RepeatSample(20), {});
+  EXPECT_EQ(Count(r.err, "\n"), 1u) << r.err;
+  EXPECT_THAT(r.err, StartsWith("dpsanitize: em at eps 2: on the 20 most frequent words a word "
+                                "is kept with probability "));
+  EXPECT_THAT(r.err, HasSubstr(" on average (median nearest-neighbour distance "));
+  EXPECT_THAT(r.err, HasSubstr("; see dpsanitize calibrate --mechanism em --eps 2\n"));
+
+  const RunResult quiet = Sanitize(RepeatSample(20), {"-q"});
+  EXPECT_THAT(quiet.err, IsEmpty());
+  const RunResult error_level = Sanitize(RepeatSample(20), {"--log-level", "error"});
+  EXPECT_THAT(error_level.err, IsEmpty());
+}
+
+TEST_F(EffectLineTest, HoldsNoCorpusWord) {
+  const std::string secret =
+      "Zebulon visited the hospital in Boston with fever and quartz.\n"
+      "Patients reported migraine, insomnia and nausea at the clinic.\n";
+  const RunResult a = Sanitize(secret, {});
+  const RunResult b = Sanitize(RepeatSample(5), {});
+  // The line depends on the mechanism, eps and embedding only.
+  EXPECT_EQ(a.err, b.err);
+  for (const char* word : {"zebulon", "visited", "hospital", "boston", "fever", "quartz",
+                           "patients", "migraine", "insomnia", "nausea", "clinic"}) {
+    std::string lower = a.err;
+    for (char& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    EXPECT_THAT(lower, Not(HasSubstr(word))) << a.err;
+  }
+}
+
+TEST_F(EffectLineTest, EveryMechanismStatesOrPointsToCalibrate) {
+  for (const char* mechanism : {"tem", "tg", "mvl"}) {
+    SCOPED_TRACE(mechanism);
+    const std::string eps = std::string(mechanism) == "tg" ? "50" : "4";
+    const RunResult r = Sanitize(RepeatSample(5), {}, mechanism, eps);
+    EXPECT_EQ(Count(r.err, "\n"), 1u) << r.err;
+    EXPECT_THAT(r.err, StartsWith(std::string("dpsanitize: ") + mechanism + " at eps " + eps));
+    EXPECT_THAT(r.err, HasSubstr("see dpsanitize calibrate --mechanism " + std::string(mechanism)));
+  }
+}
+
+}  // namespace
+}  // namespace dps_e2e
