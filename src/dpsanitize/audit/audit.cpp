@@ -27,32 +27,6 @@ double Seconds(std::chrono::steady_clock::time_point since) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
 }
 
-// fn(i) for every i in [0, n) on up to `threads` threads, items handed out
-// one at a time (laws and pairs differ widely in cost); after an error no
-// new item starts, and the first worker's error is returned.
-template <typename F>
-Status ForEachItem(size_t n, unsigned threads, F&& fn) {
-  const size_t workers = std::max<size_t>(1, std::min<size_t>(threads, n));
-  std::atomic<size_t> next{0};
-  std::vector<Status> status(workers);
-  ParallelFor(workers, [&](size_t worker) {
-    while (true) {
-      const size_t i = next.fetch_add(1);
-      if (i >= n) return;
-      Status s = fn(i);
-      if (!s.ok()) {
-        status[worker] = std::move(s);
-        next.store(n);
-        return;
-      }
-    }
-  });
-  for (Status& s : status) {
-    if (!s.ok()) return s;
-  }
-  return Status::Ok();
-}
-
 }  // namespace
 
 StatusOr<AuditReport> RunAudit(const AuditInputs& in, const AuditOptions& opt) {

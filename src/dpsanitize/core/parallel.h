@@ -19,9 +19,13 @@
 #ifndef DPSANITIZE_CORE_PARALLEL_H_
 #define DPSANITIZE_CORE_PARALLEL_H_
 
+#include <algorithm>
+#include <atomic>
 #include <cstddef>
 #include <thread>
 #include <vector>
+
+#include "dpsanitize/core/status.h"
 
 namespace dpsanitize {
 
@@ -37,6 +41,33 @@ void ParallelFor(size_t n, F&& f) {
   for (size_t i = 1; i < n; ++i) threads.emplace_back([&f, i] { f(i); });
   f(size_t{0});
   for (std::thread& t : threads) t.join();
+}
+
+// fn(i) for every i in [0, n) on up to `threads` threads, items handed out
+// one at a time from a shared counter (laws, pairs and words differ widely in
+// cost); after an error no new item starts, and the first worker's error is
+// returned.
+template <typename F>
+Status ForEachItem(size_t n, size_t threads, F&& fn) {
+  const size_t workers = std::max<size_t>(1, std::min<size_t>(threads, n));
+  std::atomic<size_t> next{0};
+  std::vector<Status> status(workers);
+  ParallelFor(workers, [&](size_t worker) {
+    while (true) {
+      const size_t i = next.fetch_add(1);
+      if (i >= n) return;
+      Status s = fn(i);
+      if (!s.ok()) {
+        status[worker] = std::move(s);
+        next.store(n);
+        return;
+      }
+    }
+  });
+  for (Status& s : status) {
+    if (!s.ok()) return s;
+  }
+  return Status::Ok();
 }
 
 }  // namespace dpsanitize

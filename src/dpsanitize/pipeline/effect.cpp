@@ -71,31 +71,6 @@ size_t Workers(const Engine& e, unsigned threads) {
   return t;
 }
 
-// f(i) for i in 0..n-1 on up to `workers` threads, items pulled from a
-// shared counter (their cost varies); the first error stops the others.
-template <typename F>
-Status ForEachItem(size_t n, size_t workers, F&& f) {
-  workers = std::max<size_t>(1, std::min(workers, n));
-  std::atomic<size_t> next{0};
-  std::vector<Status> status(workers);
-  ParallelFor(workers, [&](size_t worker) {
-    while (true) {
-      const size_t i = next.fetch_add(1);
-      if (i >= n) return;
-      Status s = f(i);
-      if (!s.ok()) {
-        status[worker] = std::move(s);
-        next.store(n);
-        return;
-      }
-    }
-  });
-  for (Status& s : status) {
-    if (!s.ok()) return s;
-  }
-  return Status::Ok();
-}
-
 // One word's contribution. Exact laws fill the probabilities; Monte Carlo
 // fills the counts and sums (and the probabilities as frequencies).
 struct WordFigures {
