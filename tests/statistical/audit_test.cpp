@@ -25,6 +25,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <functional>
 #include <limits>
 #include <map>
 #include <memory>
@@ -525,23 +526,29 @@ class ExpOutputLaw : public OutputLaw {
   double beta_;
 };
 
-class ExpPlan : public MechanismPlan {
+// A plan that claims a proven eps and whose law is whatever `law` builds:
+// the audit is fed laws written in the test (right or deliberately wrong).
+class LawOnlyPlan : public MechanismPlan {
  public:
-  explicit ExpPlan(double eps) : eps_(eps) {}
+  using LawFactory = std::function<StatusOr<std::unique_ptr<OutputLaw>>(const LawContext&)>;
+  LawOnlyPlan(double eps, std::string detail, LawFactory law)
+      : eps_(eps), detail_(std::move(detail)), law_(std::move(law)) {}
   std::optional<double> eps() const override { return eps_; }
   EpsBasis basis() const override { return EpsBasis::kProven; }
-  std::string basis_detail() const override { return "exponential mechanism"; }
+  std::string basis_detail() const override { return detail_; }
   std::string statement_clause() const override { return "proven"; }
   std::vector<PlanRow> Rows() const override { return {}; }
   StatusOr<std::unique_ptr<Mechanism>> Build(const BuildContext&) const override {
     return InternalError("test plan: no sampler");
   }
   StatusOr<std::unique_ptr<OutputLaw>> Law(const LawContext& ctx) const override {
-    return std::unique_ptr<OutputLaw>(std::make_unique<ExpOutputLaw>(ctx.vectors, eps_ / 2));
+    return law_(ctx);
   }
 
  private:
   double eps_;
+  std::string detail_;
+  LawFactory law_;
 };
 
 TEST(AuditRunTest, AnExactLawPlugsInAndItsLossIsExact) {
@@ -550,7 +557,10 @@ TEST(AuditRunTest, AnExactLawPlugsInAndItsLossIsExact) {
   MechanismInfo info;
   info.name = "test-em";
   info.citation = "McSherry and Talwar 2007";
-  const ExpPlan plan(eps);
+  const LawOnlyPlan plan(eps, "exponential mechanism", [eps](const LawContext& ctx) {
+    return StatusOr<std::unique_ptr<OutputLaw>>(
+        std::make_unique<ExpOutputLaw>(ctx.vectors, eps / 2));
+  });
   AuditInputs in = FixtureInputs(e);
   in.info = &info;
   in.plan = &plan;
@@ -699,28 +709,6 @@ INSTANTIATE_TEST_SUITE_P(AuditFixture, AuditExpMechTest,
                                            ExpAuditCase{"tem", 3}, ExpAuditCase{"tem", 8}),
                          ExpAuditCaseName);
 
-// A plan that claims eps but whose law is exp(-eps d) (beta = eps, twice
-// em's): the law of a 2 eps-metric-DP mechanism, as a bug that dropped the
-// 1/2 would give.
-class WrongBetaPlan : public MechanismPlan {
- public:
-  explicit WrongBetaPlan(double eps) : eps_(eps) {}
-  std::optional<double> eps() const override { return eps_; }
-  EpsBasis basis() const override { return EpsBasis::kProven; }
-  std::string basis_detail() const override { return "a wrong exponential mechanism"; }
-  std::string statement_clause() const override { return "proven"; }
-  std::vector<PlanRow> Rows() const override { return {}; }
-  StatusOr<std::unique_ptr<Mechanism>> Build(const BuildContext&) const override {
-    return InternalError("test plan: no sampler");
-  }
-  StatusOr<std::unique_ptr<OutputLaw>> Law(const LawContext& ctx) const override {
-    return MakeExpMechOutputLaw(ExpMechParams{eps_, std::numeric_limits<double>::infinity()}, ctx);
-  }
-
- private:
-  double eps_;
-};
-
 // The negative test: the audit must flag the wrong law. At y = w the
 // score term alone is eps d, and ln Z(w') - ln Z(w) adds to one of the two
 // directions, so every pair's loss is at least eps, and above it by
@@ -734,7 +722,11 @@ TEST(AuditExpMechWrongLawTest, FlagsExpMinusEpsD) {
   for (double eps : {1.0, 3.0, 8.0}) {
     SCOPED_TRACE(::testing::Message() << "eps = " << eps);
     Engine& e = FixtureEngine(eps, "em");
-    const WrongBetaPlan plan(eps);
+    // Claims eps, but its law is exp(-eps d) (beta = eps, twice em's): the law
+    // of a 2 eps-metric-DP mechanism, as a bug that dropped the 1/2 would give.
+    const LawOnlyPlan plan(eps, "a wrong exponential mechanism", [eps](const LawContext& ctx) {
+      return MakeExpMechOutputLaw(ExpMechParams{eps, std::numeric_limits<double>::infinity()}, ctx);
+    });
     AuditInputs in = FixtureInputs(e);
     in.plan = &plan;
     AuditOptions opt;
