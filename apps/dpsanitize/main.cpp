@@ -79,6 +79,7 @@ int RunPrepare(int argc, char** argv) {
   std::string in, out;
   std::vector<uint64_t> sizes{50000};
   uint32_t neighbors = 64;
+  uint32_t clusters = kDefaultTailClusters;
   bool quiet = false;
   app.add_option("IN", in, "Embedding to convert")->required();
   app.add_option("OUT", out, "Prepared embedding to write (atomically)")->required();
@@ -86,6 +87,10 @@ int RunPrepare(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--neighbors", neighbors,
                  "Exact neighbours per word to store for the first vocabulary size (0: none)")
+      ->capture_default_str();
+  app.add_option("--tail-clusters", clusters,
+                 "Clusters of the tail bounds stored with the neighbour table (0: none); they "
+                 "cut the exponential mechanisms' proposals per word")
       ->capture_default_str();
   app.add_flag("-q,--quiet", quiet, "No progress on stderr");
   try {
@@ -95,7 +100,7 @@ int RunPrepare(int argc, char** argv) {
   }
   if (!quiet) Log().set_level(spdlog::level::info);
   PrepareReport r;
-  const Status s = Prepare(in, out, sizes, neighbors, &r);
+  const Status s = Prepare(in, out, sizes, neighbors, clusters, &r);
   if (!s.ok()) return Fail(s);
   if (!quiet) LogPrepareReport(out, r);
   return 0;

@@ -36,6 +36,7 @@
 #include "dpsanitize/core/vector_set.h"
 #include "dpsanitize/embed/embedding.h"
 #include "dpsanitize/embed/vocabulary.h"
+#include "dpsanitize/neighbors/tail_bounds_builder.h"
 #include "dpsanitize/random/keyed_rng.h"
 #include "statistical/fixture_vocabulary.h"
 #include "statistical/goodness_of_fit.h"
@@ -108,8 +109,8 @@ class CachingScanSource : public NeighborSource {
 
 std::vector<double> DrawCounts(VectorSet v, const NeighborSource& source, const ExpMechParams& p,
                                size_t head_k, WordId word, int draws, uint64_t doc_id,
-                               double* mean_rounds = nullptr) {
-  ExpMechSelector selector(p, v, source, head_k);
+                               double* mean_rounds = nullptr, const TailBounds* bounds = nullptr) {
+  ExpMechSelector selector(p, v, source, head_k, bounds);
   std::vector<double> counts(v.n, 0.0);
   const DocKey doc(TestKey(), doc_id);
   std::vector<Neighbor> scratch;
@@ -258,16 +259,30 @@ TEST(ExpMechSamplerTest, TinyVocabularyEveryHeadDepth) {
 // Sampler = law on the fixture.
 
 struct FixtureCase {
-  const char* name;  // test-case label (the word key; "" = the isolated rare word)
-  const char* word;  // fixture word, nullptr for Fixture::isolated
-  double eps;        // beta = eps / 2
-  double gamma;      // +inf for em
-  size_t head_k;     // head depth
-  double min_tail;   // lower bound on the law's mass outside the head (path coverage)
+  const char* name;        // test-case label (the word key; "" = the isolated rare word)
+  const char* word;        // fixture word, nullptr for Fixture::isolated
+  double eps;              // beta = eps / 2
+  double gamma;            // +inf for em
+  size_t head_k;           // head depth
+  double min_tail;         // lower bound on the law's mass outside the head (path coverage)
+  bool clustered = false;  // with the fixture's tail bounds (the clustered tail)
 };
 
+// Tail bounds of the fixture vocabulary, 64 clusters (computed once: 25 M
+// distances).
+const TailBounds* FixtureBounds() {
+  static const OwnedTailBounds* bounds = [] {
+    const Fixture& fx = GetFixture();
+    auto b = ComputeTailBounds(fx.vectors, 64, 2);
+    return b.ok() ? new OwnedTailBounds(std::move(b).value()) : nullptr;
+  }();
+  static const TailBounds view = bounds ? bounds->view() : TailBounds{};
+  return bounds ? &view : nullptr;
+}
+
 void PrintTo(const FixtureCase& c, std::ostream* os) {
-  *os << c.name << " eps=" << c.eps << " gamma=" << c.gamma << " head_k=" << c.head_k;
+  *os << c.name << " eps=" << c.eps << " gamma=" << c.gamma << " head_k=" << c.head_k
+      << (c.clustered ? " clustered" : "");
 }
 
 class ExpMechFixtureTest : public ::testing::TestWithParam<FixtureCase> {};
@@ -291,15 +306,21 @@ TEST_P(ExpMechFixtureTest, OutputFrequenciesMatchExactLaw) {
   for (size_t i = 0; i < std::min(c.head_k, v.n - 1); ++i) head += std::exp(lp[nb[i].id]);
   EXPECT_GE(1 - head, c.min_tail) << "the case does not exercise the tail as intended";
 
+  const TailBounds* bounds = nullptr;
+  if (c.clustered) {
+    bounds = FixtureBounds();
+    ASSERT_NE(bounds, nullptr);
+  }
   double mean_rounds = 0;
   const std::vector<double> obs =
-      DrawCounts(v, source, p, c.head_k, w, kDraws, 1000 + w, &mean_rounds);
+      DrawCounts(v, source, p, c.head_k, w, kDraws, 1000 + w, &mean_rounds, bounds);
   std::vector<double> expected(v.n);
   for (size_t y = 0; y < v.n; ++y) expected[y] = kDraws * std::exp(lp[y]);
   const ChiSquareResult r = ChiSquareTest(obs, expected);
   std::printf(
-      "[stat] eps %g gamma %g head_k %zu: P[w] = %.4f, outside head %.4f, %.2f rounds, %s\n", c.eps,
-      c.gamma, c.head_k, std::exp(lp[w]), 1 - head, mean_rounds, Describe(r).c_str());
+      "[stat] eps %g gamma %g head_k %zu%s: P[w] = %.4f, outside head %.4f, %.2f rounds, %s\n",
+      c.eps, c.gamma, c.head_k, c.clustered ? " clustered" : "", std::exp(lp[w]), 1 - head,
+      mean_rounds, Describe(r).c_str());
   EXPECT_GT(r.p, kAlpha) << Describe(r);
 }
 
@@ -353,6 +374,91 @@ INSTANTIATE_TEST_SUITE_P(ExpMechTem, ExpMechFixtureTest,
                                   std::to_string(static_cast<int>(info.param.eps)) + "_head" +
                                   std::to_string(info.param.head_k);
                          });
+
+// The clustered tail (TailBounds): the same law, fewer proposals. Every case
+// below uses it (the single envelope's tail mass is at least 1/16 of w's
+// weight; checked by ClusteredTailIsUsedAndCutsRounds).
+INSTANTIATE_TEST_SUITE_P(
+    ExpMechClustered, ExpMechFixtureTest,
+    ::testing::Values(FixtureCase{"the", "the", 1, kInf, 64, 0.9, true},
+                      FixtureCase{"october", "october", 1, kInf, 64, 0.9, true},
+                      FixtureCase{"isolated", nullptr, 2, kInf, 64, 0.3, true},
+                      FixtureCase{"the", "the", 3, kInf, 64, 0.3, true},
+                      FixtureCase{"october", "october", 3, kInf, 64, 0.05, true},
+                      FixtureCase{"the", "the", 3, kInf, 4, 0.5, true},
+                      FixtureCase{"the", "the", 0.5, kInf, 0, 0.9, true},
+                      // tem: the bound is capped at gamma.
+                      FixtureCase{"the", "the", 3, 5.5, 64, 0.3, true},
+                      FixtureCase{"the", "the", 3, 5.5, 4, 0.3, true}),
+    [](const ::testing::TestParamInfo<FixtureCase>& info) {
+      return std::string(info.param.name) + "_eps" +
+             std::to_string(static_cast<int>(info.param.eps * 10)) + "_gamma" +
+             (std::isfinite(info.param.gamma) ? std::to_string(static_cast<int>(info.param.gamma))
+                                              : std::string("inf")) +
+             "_head" + std::to_string(info.param.head_k);
+    });
+
+// The bounds hold (never above a member's Distance, within one step of the
+// nearest member), and the clustered sampler needs fewer rounds than the
+// single envelope for the same word (the point of it).
+TEST(ExpMechClusteredTest, BoundsHoldAndCutRounds) {
+  const Fixture& fx = GetFixture();
+  ASSERT_NE(fx.vocab, nullptr);
+  const TailBounds* b = FixtureBounds();
+  ASSERT_NE(b, nullptr);
+  ASSERT_TRUE(CheckTailBounds(*b).ok());
+  EXPECT_GT(b->clusters, 32u);
+  const VectorSet& v = fx.vectors;
+  for (const WordId w :
+       {WordId{0}, FixtureWord(fx, "october"), fx.isolated, static_cast<WordId>(v.n - 1)}) {
+    for (uint32_t c = 0; c < b->clusters; ++c) {
+      double m = kInf;
+      for (uint32_t i = 0; i < b->Size(c); ++i) {
+        const WordId y = b->Members(c)[i];
+        if (y != w) m = std::min(m, Distance(v, w, y));
+      }
+      const double bound = b->Bound(w, c);
+      ASSERT_LE(bound, m) << "word " << w << " cluster " << c;
+      if (std::isfinite(m)) {
+        ASSERT_GT(bound, m - b->step) << "word " << w << " cluster " << c;
+      }
+    }
+  }
+  CachingScanSource source(v);
+  for (const double eps : {1.0, 3.0}) {
+    const WordId w = FixtureWord(fx, "the");
+    double plain = 0, clustered = 0;
+    DrawCounts(v, source, EmParams(eps), 64, w, 20000, 77, &plain);
+    DrawCounts(v, source, EmParams(eps), 64, w, 20000, 77, &clustered, b);
+    std::printf("[stat] eps %g: %.2f rounds with one envelope, %.2f clustered\n", eps, plain,
+                clustered);
+    EXPECT_LT(clustered, plain * 0.8) << "eps " << eps;
+  }
+}
+
+// A corrupt view is refused: a repeated member, an empty cluster, a step that
+// is not a power of two.
+TEST(ExpMechClusteredTest, CheckTailBoundsRefusesCorruptViews) {
+  const TailBounds* b = FixtureBounds();
+  ASSERT_NE(b, nullptr);
+  std::vector<uint32_t> members(b->members, b->members + b->vocab_size);
+  std::vector<uint32_t> offsets(b->offsets, b->offsets + b->clusters + 1);
+  TailBounds t = *b;
+  t.members = members.data();
+  t.offsets = offsets.data();
+  EXPECT_TRUE(CheckTailBounds(t).ok());
+  members[1] = members[0];
+  EXPECT_FALSE(CheckTailBounds(t).ok());
+  members[1] = b->members[1];
+  offsets[1] = offsets[0];
+  EXPECT_FALSE(CheckTailBounds(t).ok());
+  offsets[1] = b->offsets[1];
+  t.step = 0.75;
+  EXPECT_FALSE(CheckTailBounds(t).ok());
+  t.step = b->step;
+  members[0] = static_cast<uint32_t>(b->vocab_size);
+  EXPECT_FALSE(CheckTailBounds(t).ok());
+}
 
 // tem's "⊥": the outputs beyond gamma are uniform among themselves, and
 // their total matches the law.

@@ -4,7 +4,11 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstring>
+
 #include "dpsanitize/embed/vocabulary.h"
+#include "dpsanitize/neighbors/tail_bounds_builder.h"
 #include "dpsanitize/pipeline/prepare.h"
 #include "unit/test_util.h"
 
@@ -75,8 +79,9 @@ TEST(EmbeddingTest, PreparedRoundTrip) {
   TempDir dir;
   WriteFile(dir.File("e.txt"), "the 0 0\nof 3 4\nhouse 6 8\n\xE2\x80\x9C 1 1\n");
   PrepareReport report;
-  ASSERT_TRUE(Prepare(dir.File("e.txt"), dir.File("e.dpsemb"), {50000}, 2, &report).ok());
+  ASSERT_TRUE(Prepare(dir.File("e.txt"), dir.File("e.dpsemb"), {50000}, 2, 4, &report).ok());
   EXPECT_EQ(report.usable, 3u);
+  EXPECT_EQ(report.tail_clusters, 3u);  // at most one cluster per word
   ASSERT_EQ(report.stats.size(), 1u);
   EXPECT_DOUBLE_EQ(report.stats[0].delta_min, 5.0);
   EXPECT_EQ(report.table_k, 2u);
@@ -105,7 +110,7 @@ TEST(EmbeddingTest, PreparedRoundTrip) {
 TEST(EmbeddingTest, FixtureConvertsAndFindsWords) {
   TempDir dir;
   PrepareReport report;
-  ASSERT_TRUE(Prepare(DPS_FIXTURE_VEC, dir.File("f.dpsemb"), {50000, 1000}, 64, &report).ok());
+  ASSERT_TRUE(Prepare(DPS_FIXTURE_VEC, dir.File("f.dpsemb"), {50000, 1000}, 64, 16, &report).ok());
   EXPECT_EQ(report.words, 5000u);
   EXPECT_EQ(report.dim, 100u);
   ASSERT_EQ(report.stats.size(), 2u);
@@ -131,6 +136,51 @@ TEST(EmbeddingTest, FixtureConvertsAndFindsWords) {
       ASSERT_EQ(t.row(w)[j].dist, expected[j].dist);
     }
   }
+  // The stored tail bounds are those of this vocabulary, byte for byte the
+  // ones a fresh computation on one thread gives (prepare used all cores:
+  // the result does not depend on the thread count).
+  const TailBounds& tb = e.value()->tail_bounds();
+  ASSERT_EQ(report.tail_clusters, 16u);
+  ASSERT_EQ(tb.clusters, 16u);
+  ASSERT_EQ(tb.vocab_size, v.size());
+  auto fresh = ComputeTailBounds(v.vectors(), 16, 1);
+  ASSERT_TRUE(fresh.ok());
+  EXPECT_EQ(tb.step, fresh.value().step);
+  EXPECT_TRUE(std::equal(fresh.value().offsets.begin(), fresh.value().offsets.end(), tb.offsets));
+  EXPECT_TRUE(std::equal(fresh.value().members.begin(), fresh.value().members.end(), tb.members));
+  EXPECT_TRUE(std::equal(fresh.value().bounds.begin(), fresh.value().bounds.end(), tb.bounds));
+}
+
+// A prepared file whose tail-bounds section is damaged (a member id out of
+// range, a repeated member) does not open: every id the sampler would read
+// is checked first.
+TEST(EmbeddingTest, CorruptTailBoundsAreRefused) {
+  TempDir dir;
+  WriteFile(dir.File("e.txt"), "the 0 0\nof 3 4\nhouse 6 8\nred 1 7\n");
+  PrepareReport report;
+  ASSERT_TRUE(Prepare(dir.File("e.txt"), dir.File("e.dpsemb"), {50000}, 2, 2, &report).ok());
+  ASSERT_EQ(report.tail_clusters, 2u);
+  const std::string bytes = ReadFile(dir.File("e.dpsemb"));
+  auto ok = Embedding::Open(dir.File("e.dpsemb"));
+  ASSERT_TRUE(ok.ok());
+  const TailBounds& tb = ok.value()->tail_bounds();
+  ASSERT_EQ(tb.clusters, 2u);
+  const auto* base = reinterpret_cast<const char*>(tb.offsets);
+  // Where the member list sits in the file: the section starts 64-aligned
+  // after the table; find it by its (unique) offsets record.
+  std::string offsets_bytes(base, (tb.clusters + 1) * 4);
+  const size_t at =
+      bytes.rfind(offsets_bytes + std::string(reinterpret_cast<const char*>(tb.members), 16));
+  ASSERT_NE(at, std::string::npos);
+  const size_t member0 = at + offsets_bytes.size();
+  std::string b = bytes;
+  b[member0] = 9;  // id 9 in a 4-word vocabulary
+  WriteFile(dir.File("e.dpsemb"), b);
+  ExpectError(Embedding::Open(dir.File("e.dpsemb")), StatusCode::kDataError, "tail bounds");
+  b = bytes;
+  std::memcpy(&b[member0], &bytes[member0 + 4], 4);  // the second member twice
+  WriteFile(dir.File("e.dpsemb"), b);
+  ExpectError(Embedding::Open(dir.File("e.dpsemb")), StatusCode::kDataError, "tail bounds");
 }
 
 class BinaryCorruptionTest : public ::testing::Test {
@@ -138,7 +188,8 @@ class BinaryCorruptionTest : public ::testing::Test {
   void SetUp() override {
     WriteFile(dir_.File("e.txt"), "the 0 0\nof 3 4\nhouse 6 8\n");
     PrepareReport report;
-    ASSERT_TRUE(Prepare(dir_.File("e.txt"), path_ = dir_.File("e.dpsemb"), {10}, 0, &report).ok());
+    ASSERT_TRUE(
+        Prepare(dir_.File("e.txt"), path_ = dir_.File("e.dpsemb"), {10}, 0, 0, &report).ok());
     bytes_ = ReadFile(path_);
   }
   TempDir dir_;

@@ -10,6 +10,10 @@
 //   stats     stats_count records of 64 bytes (VocabStats)
 //   table     optional: for each word of one vocabulary, its k nearest other
 //             words as {uint32 id, uint32 0, float64 distance}, exact
+//   bounds    optional (header fields in the former reserved bytes, so
+//             readers that predate it still open the file): tail bounds of
+//             one vocabulary (core/tail_bounds.h): (B + 1) uint32 cluster
+//             offsets, |V| uint32 members, |V| * B uint16 bounds, 64-aligned
 // The header checksum (BLAKE2b-64 over the header and the stats records) is
 // checked on every open; the content SHA-256 is computed once by `prepare`
 // and identifies the embedding in the ledger without re-hashing per run.
@@ -62,7 +66,14 @@ struct Header {
   uint64_t table_vocab_size;  // |V| of the vocabulary it belongs to
   uint32_t table_k;           // neighbours per word
   uint32_t table_filter_version;
-  uint8_t reserved[104];
+  // Optional tail bounds (bounds_clusters 0 when absent; zero in files
+  // written before them).
+  uint64_t bounds_offset;
+  uint64_t bounds_vocab_size;
+  uint32_t bounds_clusters;
+  uint32_t bounds_filter_version;  // vocabulary filter the ids follow
+  double bounds_step;
+  uint8_t reserved[72];
 };
 static_assert(sizeof(Header) == kHeaderSize, "header layout");
 
@@ -233,6 +244,30 @@ StatusOr<std::unique_ptr<Embedding>> MappedEmbedding::Open(const std::string& pa
     emb->table_.k = h.table_k;
     emb->table_.filter_version = h.table_filter_version;
     emb->table_.rows = reinterpret_cast<const Neighbor*>(base + h.table_offset);
+  }
+  if (h.bounds_clusters > 0) {
+    // Every size in 64 bits (a corrupt header cannot wrap it), then the
+    // structure itself (offsets, a permutation) so that no id read later can
+    // point outside the vectors: O(|V|), no hashing.
+    const uint64_t n = h.bounds_vocab_size, b = h.bounds_clusters;
+    const uint64_t head_bytes = (b + 1) * 4 + n * 4;
+    const uint64_t bytes = head_bytes + n * b * 2;
+    if (n == 0 || n > h.count || b > n || h.bounds_offset % 64 != 0 ||
+        h.bounds_offset < h.stats_offset + stats_bytes || h.bounds_offset > size ||
+        bytes > size - h.bounds_offset) {
+      return DataError("{}: corrupt prepared embedding (bad tail bounds offsets)", path);
+    }
+    TailBounds t;
+    t.vocab_size = n;
+    t.clusters = h.bounds_clusters;
+    t.step = h.bounds_step;
+    t.offsets = reinterpret_cast<const uint32_t*>(base + h.bounds_offset);
+    t.members = t.offsets + b + 1;
+    t.bounds = reinterpret_cast<const uint16_t*>(base + h.bounds_offset + head_bytes);
+    const Status st = CheckTailBounds(t);
+    if (!st.ok()) return DataError("{}: corrupt prepared embedding ({})", path, st.message());
+    // Ids of another vocabulary filter would be another vocabulary's: unused.
+    if (h.bounds_filter_version == kFilterVersion) emb->bounds_ = t;
   }
   for (uint32_t i = 0; i < h.stats_count; ++i) {
     StatsRecord r;
@@ -480,7 +515,8 @@ StatusOr<std::unique_ptr<Embedding>> Embedding::Open(const std::string& path) {
 }
 
 Status WritePrepared(const Embedding& emb, const std::vector<VocabStats>& stats,
-                     const NeighborTable& table, int fd, const std::string& name) {
+                     const NeighborTable& table, const TailBounds& bounds, int fd,
+                     const std::string& name) {
   const uint64_t count = emb.size();
   const uint32_t dim = emb.dim();
   std::vector<uint64_t> offsets(count + 1, 0);
@@ -514,6 +550,18 @@ Status WritePrepared(const Embedding& emb, const std::vector<VocabStats>& stats,
     h.table_filter_version = table.filter_version;
     h.file_size = h.table_offset + table_bytes;
   }
+  const uint64_t bounds_head =
+      bounds.present() ? (bounds.clusters + 1) * 4 + bounds.vocab_size * 4 : 0;
+  const uint64_t bounds_bytes = bounds.present() ? bounds.vocab_size * bounds.clusters * 2 : 0;
+  const uint64_t before_bounds = h.file_size;
+  if (bounds.present()) {
+    h.bounds_offset = align(h.file_size, 64);
+    h.bounds_vocab_size = bounds.vocab_size;
+    h.bounds_clusters = bounds.clusters;
+    h.bounds_step = bounds.step;
+    h.bounds_filter_version = kFilterVersion;
+    h.file_size = h.bounds_offset + bounds_head + bounds_bytes;
+  }
   ContentSha256(dim, count, emb.vector(0), offsets.data(), blob.data(), h.content_sha256);
   std::vector<uint8_t> stat_bytes(stats.size() * kStatsRecord, 0);
   for (size_t i = 0; i < stats.size(); ++i) {
@@ -546,9 +594,21 @@ Status WritePrepared(const Embedding& emb, const std::vector<VocabStats>& stats,
   DPS_RETURN_IF_ERROR(WriteAll(
       fd, std::string_view(reinterpret_cast<const char*>(stat_bytes.data()), stat_bytes.size()),
       name));
-  if (table.k == 0) return Status::Ok();
-  DPS_RETURN_IF_ERROR(pad(h.stats_offset + stat_bytes.size(), h.table_offset));
-  return WriteAll(fd, std::string_view(reinterpret_cast<const char*>(table.rows), table_bytes),
+  if (table.k > 0) {
+    DPS_RETURN_IF_ERROR(pad(h.stats_offset + stat_bytes.size(), h.table_offset));
+    DPS_RETURN_IF_ERROR(WriteAll(
+        fd, std::string_view(reinterpret_cast<const char*>(table.rows), table_bytes), name));
+  }
+  if (!bounds.present()) return Status::Ok();
+  DPS_RETURN_IF_ERROR(pad(before_bounds, h.bounds_offset));
+  DPS_RETURN_IF_ERROR(WriteAll(
+      fd,
+      std::string_view(reinterpret_cast<const char*>(bounds.offsets), (bounds.clusters + 1) * 4),
+      name));
+  DPS_RETURN_IF_ERROR(WriteAll(
+      fd, std::string_view(reinterpret_cast<const char*>(bounds.members), bounds.vocab_size * 4),
+      name));
+  return WriteAll(fd, std::string_view(reinterpret_cast<const char*>(bounds.bounds), bounds_bytes),
                   name);
 }
 

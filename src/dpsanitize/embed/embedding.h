@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "dpsanitize/core/status.h"
+#include "dpsanitize/core/tail_bounds.h"
 #include "dpsanitize/core/vector_set.h"
 #include "dpsanitize/core/vocab_stats.h"
 
@@ -61,6 +62,9 @@ class Embedding {
   const std::vector<VocabStats>& stats() const { return stats_; }
   // The stored neighbour table (k == 0 when there is none).
   const NeighborTable& neighbor_table() const { return table_; }
+  // The stored tail bounds (clusters == 0 when there are none), checked
+  // structurally at open.
+  const TailBounds& tail_bounds() const { return bounds_; }
 
  protected:
   Embedding() = default;
@@ -75,12 +79,15 @@ class Embedding {
   std::string sha256_;
   std::vector<VocabStats> stats_;
   NeighborTable table_;
+  TailBounds bounds_;
 };
 
-// Writes `emb` in the prepared binary format to `fd`, with `stats` and
-// `table` (k == 0: none). `name` is used in error messages.
+// Writes `emb` in the prepared binary format to `fd`, with `stats`, `table`
+// (k == 0: none) and `bounds` (clusters == 0: none). `name` is used in error
+// messages.
 Status WritePrepared(const Embedding& emb, const std::vector<VocabStats>& stats,
-                     const NeighborTable& table, int fd, const std::string& name);
+                     const NeighborTable& table, const TailBounds& bounds, int fd,
+                     const std::string& name);
 
 }  // namespace dpsanitize
 

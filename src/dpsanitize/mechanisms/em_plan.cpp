@@ -118,9 +118,10 @@ std::vector<PlanRow> ExpMechPlan::Rows() const {
 StatusOr<std::unique_ptr<Mechanism>> ExpMechPlan::Build(const BuildContext& ctx) const {
   DPS_ASSIGN_OR_RETURN(NeighborAccess nb, ctx.exact_neighbors());
   // The head is as deep as the lists that come without a scan: a deeper head
-  // would scan per word, a shallower one would reject more tail draws.
+  // would scan per word, a shallower one would reject more tail draws. The
+  // prepared tail bounds, when present, tighten the tail's envelope (same law).
   return std::unique_ptr<Mechanism>(std::make_unique<ExpMechMechanism>(
-      params_, ctx.vectors, *nb.source, nb.depth, std::move(nb.prefetch)));
+      params_, ctx.vectors, *nb.source, nb.depth, std::move(nb.prefetch), ctx.tail_bounds));
 }
 
 StatusOr<std::unique_ptr<OutputLaw>> ExpMechPlan::Law(const LawContext& ctx) const {

@@ -57,6 +57,27 @@
 // allow (each word has its own stream, so nothing is shared between words,
 // threads or batches).
 //
+// The clustered tail (with TailBounds; used for a word when the single
+// envelope's tail mass is at least 1/16 of its heaviest head weight, where
+// rejections would be many). Cluster c gets the envelope
+//   e_c = alpha_max(c) exp(-beta min(max(d_K, bound(w, c)), gamma)),
+// valid for all its members outside the head (they are at least as far as
+// the K-th neighbour and as the cluster's bound), and the weight W_c = |c| e_c.
+// The cluster is drawn by integer quotas, exactly: Q_c = floor(W_c / sum W *
+// 2^62) + 1 (at least 1 for every cluster with a word other than w), R =
+// sum Q_c, cluster c with probability exactly Q_c / R (UniformBelow(R)), so
+// the rounding of W_c to quotas is never a floor on any probability. The tail
+// component's weight in step 1 is lambda = max_c W_c R / Q_c (times 1 +
+// 2^-40 for the rounding of this very computation), and a member y of c,
+// drawn uniformly, is accepted with probability
+//   u(y) / (lambda Q_c / (R |c|)) <= u(y) / e_c <= 1;
+// a member that is in the head (w included) ends the round unanswered. Then
+// P[round outputs y] = (lambda / mass) (Q_c / R) (1 / |c|) u(y) R |c| /
+// (lambda Q_c) = u(y) / mass, the same constant as for head words: the law is
+// unchanged, only the number of proposals falls. Draw order of a round that
+// chose the tail: UniformBelow(R), UniformBelow(|c|), and, unless the member
+// is in the head, one BernoulliExp for the acceptance.
+//
 // Distances: head words use the source's distances (exact, double precision
 // by the NeighborSource contract); a tail word's distance is recomputed by
 // Distance() in double precision. A tail word tied with the K-th neighbour
@@ -66,6 +87,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
 
 namespace dpsanitize {
 namespace {
@@ -98,18 +120,6 @@ struct Component {
 // visit order (and with it the draws) is the same on every platform.
 bool HeavierFirst(const Component& a, const Component& b) {
   return a.lw > b.lw || (a.lw == b.lw && a.order < b.order);
-}
-
-// Per-thread buffers, so that Select allocates nothing after warm-up.
-struct Workspace {
-  std::vector<Component> comp;
-  std::vector<double> suffix;    // S_j, or ln S_j; one extra 0 (or -inf) at the end
-  std::vector<WordId> head_ids;  // the head's ids, ascending (built when the tail is drawn)
-};
-
-Workspace& ThreadWorkspace() {
-  thread_local Workspace ws;
-  return ws;
 }
 
 // True when k fair bits drawn from the stream are all 1 (probability 2^-k),
@@ -247,48 +257,152 @@ double ExpMechLogZ(VectorSet v, WordId w, const ExpMechParams& p) {
   return LogSumExp(lw, best);
 }
 
+// Everything about one source word that does not depend on the stream: the
+// components in visit order with their suffix sums, the tail's envelope, and
+// for the clustered tail the quotas and lambda. Built once per word for the
+// most frequent words (kept for the selector's life), per draw for the rest.
+struct ExpMechSelector::WordPlan {
+  WordId word = 0;
+  std::vector<Component> comp;
+  std::vector<double> suffix;  // S_j, or ln S_j; one extra 0 (or -inf) at the end
+  bool linear = true;
+  std::vector<WordId> head_ids;  // w and its k neighbours, ascending
+  uint64_t tail_count = 0;
+  double log_envelope = 0;  // single envelope: ln e
+  bool tail_all_truncated = false;
+  bool clustered = false;
+  double log_lambda = 0;
+  std::vector<uint64_t> cum_quota;  // clusters + 1, from 0
+};
+
+namespace {
+
+// Words whose plan is kept: ids (frequency ranks) below this. In the IMDb
+// bench corpus the 8,192 most frequent vocabulary words are about 80 % of
+// the tokens; a plan is at most ~5 kB (64 neighbours, 256 clusters), so the
+// cache stays under 40 MB.
+constexpr size_t kCachedPlans = 8192;
+
+// Per-thread buffers for words without a kept plan, so that Select allocates
+// nothing after warm-up.
+struct Workspace {
+  std::vector<double> cluster_lw, cluster_w;
+};
+
+Workspace& ThreadWorkspace() {
+  thread_local Workspace ws;
+  return ws;
+}
+
+}  // namespace
+
 ExpMechSelector::ExpMechSelector(const ExpMechParams& params, VectorSet vectors,
-                                 const NeighborSource& source, size_t head_k)
+                                 const NeighborSource& source, size_t head_k,
+                                 const TailBounds* bounds)
     : params_(params),
       v_(vectors),
       source_(source),
       head_k_(vectors.n > 0 ? std::min(head_k, vectors.n - 1) : 0),
-      log_alpha_max_(0) {
+      log_alpha_max_(0),
+      bounds_(bounds != nullptr && bounds->present() && bounds->vocab_size == vectors.n ? bounds
+                                                                                        : nullptr),
+      cached_(std::min(kCachedPlans, vectors.n)),
+      cache_(new std::atomic<WordPlan*>[cached_]) {
+  for (size_t i = 0; i < cached_; ++i) cache_[i].store(nullptr, std::memory_order_relaxed);
   if (params_.log_alpha != nullptr && v_.n > 0) {
     log_alpha_max_ = *std::max_element(params_.log_alpha, params_.log_alpha + v_.n);
   }
+  if (bounds_ != nullptr) {
+    const uint32_t b = bounds_->clusters;
+    log_cluster_size_.resize(b);
+    cluster_log_alpha_max_.assign(b, params_.log_alpha ? -kInf : 0.0);
+    for (uint32_t c = 0; c < b; ++c) {
+      log_cluster_size_[c] = std::log(static_cast<double>(bounds_->Size(c)));
+      if (params_.log_alpha == nullptr) continue;
+      for (uint32_t i = 0; i < bounds_->Size(c); ++i) {
+        cluster_log_alpha_max_[c] =
+            std::max(cluster_log_alpha_max_[c], params_.log_alpha[bounds_->Members(c)[i]]);
+      }
+    }
+  }
 }
 
-WordId ExpMechSelector::Select(WordId word, WordRng& rng, std::vector<Neighbor>* scratch) const {
-  return Select(word, rng, scratch, nullptr);
+ExpMechSelector::~ExpMechSelector() {
+  for (size_t i = 0; i < cached_; ++i) delete cache_[i].load(std::memory_order_relaxed);
 }
 
-WordId ExpMechSelector::Select(WordId word, WordRng& rng, std::vector<Neighbor>* scratch,
-                               uint64_t* rounds) const {
-  if (rounds) *rounds = 0;
-  if (v_.n <= 1) return word;
+void ExpMechSelector::BuildPlan(WordId word, std::vector<Neighbor>* scratch, WordPlan* plan) const {
   const size_t k = head_k_;
   const double beta = params_.beta;
   const double gamma = params_.gamma;
   const Neighbor* nb = k > 0 ? source_.Nearest(word, k, scratch) : nullptr;
+  plan->word = word;
 
   const uint64_t tail_count = v_.n - 1 - k;
+  plan->tail_count = tail_count;
   // s_K: every tail word y has d(w, y) >= d_K, hence s(w, y) >= s_K. With no
   // neighbour in the head (k = 0), s_K = 0 is the bound.
   const double s_k = k > 0 ? std::min(nb[k - 1].dist, gamma) : 0.0;
   const double log_envelope = log_alpha_max_ - beta * s_k;
+  plan->log_envelope = log_envelope;
   // Every tail word has s = gamma when the K-th neighbour is already at or
   // beyond gamma: no distance needs computing then.
-  const bool tail_all_truncated = k > 0 && nb[k - 1].dist >= gamma;
-  const double tail_lw = std::log(static_cast<double>(tail_count)) + log_envelope;
+  plan->tail_all_truncated = k > 0 && nb[k - 1].dist >= gamma;
+  double tail_lw = std::log(static_cast<double>(tail_count)) + log_envelope;
+
+  // The clustered tail, when there are bounds and the single envelope's tail
+  // would be drawn often (its mass at least 1/16 of w's weight, ln 16 =
+  // 2.77): lambda replaces the tail's weight (see the file comment).
+  plan->clustered = bounds_ != nullptr && tail_count > 0 && !plan->tail_all_truncated &&
+                    tail_lw >= LogAlpha(word) - 2.772588722239781;
+  if (plan->clustered) {
+    Workspace& ws = ThreadWorkspace();
+    const uint32_t nc = bounds_->clusters;
+    const double d_k = k > 0 ? nb[k - 1].dist : 0.0;
+    ws.cluster_lw.resize(nc);
+    ws.cluster_w.resize(nc);
+    plan->cum_quota.resize(nc + 1);
+    double top_c = -kInf;
+    for (uint32_t c = 0; c < nc; ++c) {
+      const double bound = bounds_->Bound(word, c);
+      // +inf: the cluster holds no word but w, so nothing to propose.
+      const double lw = bound == kInf ? -kInf
+                                      : log_cluster_size_[c] + cluster_log_alpha_max_[c] -
+                                            beta * std::min(std::max(d_k, bound), gamma);
+      ws.cluster_lw[c] = lw;
+      top_c = std::max(top_c, lw);
+    }
+    double total = 0;
+    for (uint32_t c = 0; c < nc; ++c) {
+      ws.cluster_w[c] = std::exp(ws.cluster_lw[c] - top_c);
+      total += ws.cluster_w[c];
+    }
+    // Quotas: floor(W_c / total 2^62) + 1 for every proposable cluster (so
+    // none has probability 0), 0 for clusters holding w alone.
+    const double scale = 0x1.0p62 / total;
+    plan->cum_quota[0] = 0;
+    for (uint32_t c = 0; c < nc; ++c) {
+      const uint64_t q =
+          ws.cluster_lw[c] == -kInf ? 0 : static_cast<uint64_t>(ws.cluster_w[c] * scale) + 1;
+      plan->cum_quota[c + 1] = plan->cum_quota[c] + q;
+    }
+    const double r = static_cast<double>(plan->cum_quota[nc]);
+    double ratio = 0;  // max_c W_c R / Q_c, relative to the heaviest cluster
+    for (uint32_t c = 0; c < nc; ++c) {
+      const uint64_t q = plan->cum_quota[c + 1] - plan->cum_quota[c];
+      if (q > 0) ratio = std::max(ratio, ws.cluster_w[c] * (r / static_cast<double>(q)));
+    }
+    // A cluster whose relative weight underflowed to 0 (below e^-745) needs
+    // no term: its W_c R / Q_c <= e^-745 2^63 < 1 <= ratio.
+    plan->log_lambda = top_c + std::log(ratio) + 0x1.0p-40;  // ln(1 + 2^-40) < 2^-40
+    tail_lw = plan->log_lambda;
+  }
 
   // Components, heaviest first (HeavierFirst): w (s = 0), its k neighbours,
   // and the tail block if any, whose position before sorting is last.
-  Workspace& ws = ThreadWorkspace();
-  std::vector<Component>& comp = ws.comp;
+  std::vector<Component>& comp = plan->comp;
   const size_t m = k + 1 + (tail_count > 0 ? 1 : 0);
   comp.resize(m);
-  ws.head_ids.clear();
   const Component tail_comp{tail_lw, 0, 0, true, static_cast<uint32_t>(k + 1)};
   if (params_.log_alpha == nullptr) {
     // alpha = 1: w and the neighbours are already in decreasing weight (the
@@ -319,17 +433,63 @@ WordId ExpMechSelector::Select(WordId word, WordRng& rng, std::vector<Neighbor>*
   // common case); in log scale otherwise (weights e^-700 apart and beyond,
   // e.g. eps in the hundreds), where ln S_j comes from log-sum-exps.
   const double top = comp[0].lw;
-  const bool linear = comp[m - 1].lw - top > -700.0;
-  std::vector<double>& suffix = ws.suffix;
-  suffix.assign(m + 1, linear ? 0.0 : -kInf);
+  plan->linear = comp[m - 1].lw - top > -700.0;
+  std::vector<double>& suffix = plan->suffix;
+  suffix.assign(m + 1, plan->linear ? 0.0 : -kInf);
   for (size_t j = m; j-- > 0;) {
-    if (linear) {
+    if (plan->linear) {
       comp[j].w = std::exp(comp[j].lw - top);
       suffix[j] = comp[j].w + suffix[j + 1];  // smallest first: no absorption
     } else {
       suffix[j] = LogAddExp(comp[j].lw, suffix[j + 1]);
     }
   }
+  // The head's ids in increasing order: the single envelope's tail draw maps
+  // an index over the words outside the head through them, and the clustered
+  // tail tests membership by binary search.
+  plan->head_ids.resize(k + 1);
+  plan->head_ids[0] = word;
+  for (size_t i = 0; i < k; ++i) plan->head_ids[i + 1] = nb[i].id;
+  std::sort(plan->head_ids.begin(), plan->head_ids.end());
+}
+
+const ExpMechSelector::WordPlan& ExpMechSelector::PlanFor(WordId word,
+                                                          std::vector<Neighbor>* scratch) const {
+  if (word < cached_) {
+    WordPlan* p = cache_[word].load(std::memory_order_acquire);
+    if (p != nullptr) return *p;
+    // Two threads may build the same plan; the first to publish wins and the
+    // other's copy is dropped (both are identical: a plan depends only on the
+    // word and the selector).
+    auto fresh = std::make_unique<WordPlan>();
+    BuildPlan(word, scratch, fresh.get());
+    WordPlan* expected = nullptr;
+    if (cache_[word].compare_exchange_strong(expected, fresh.get(), std::memory_order_acq_rel)) {
+      return *fresh.release();
+    }
+    return *expected;
+  }
+  thread_local WordPlan local;
+  BuildPlan(word, scratch, &local);
+  return local;
+}
+
+WordId ExpMechSelector::Select(WordId word, WordRng& rng, std::vector<Neighbor>* scratch) const {
+  return Select(word, rng, scratch, nullptr);
+}
+
+WordId ExpMechSelector::Select(WordId word, WordRng& rng, std::vector<Neighbor>* scratch,
+                               uint64_t* rounds) const {
+  if (rounds) *rounds = 0;
+  if (v_.n <= 1) return word;
+  const double beta = params_.beta;
+  const double gamma = params_.gamma;
+  const WordPlan& plan = PlanFor(word, scratch);
+  const std::vector<Component>& comp = plan.comp;
+  const std::vector<double>& suffix = plan.suffix;
+  const size_t m = comp.size();
+  const bool linear = plan.linear;
+
   // Stop at component j, given that the walk reached it: probability
   // p_j = u_j / S_j, drawn as itself when below 1/2, else as the complement
   // of q_j = S_{j+1} / S_j (so the Bernoulli always draws the rarer event).
@@ -343,6 +503,9 @@ WordId ExpMechSelector::Select(WordId word, WordRng& rng, std::vector<Neighbor>*
     const double log_p = -Softplus(-delta);  // ln(u_j / S_j)
     return log_p < -kLn2 ? BernoulliExp(log_p, rng) : !BernoulliExp(-Softplus(delta), rng);
   };
+  auto in_head = [&](WordId y) {
+    return std::binary_search(plan.head_ids.begin(), plan.head_ids.end(), y);
+  };
 
   while (true) {
     if (rounds) ++*rounds;
@@ -352,24 +515,37 @@ WordId ExpMechSelector::Select(WordId word, WordRng& rng, std::vector<Neighbor>*
     const Component& c = comp[j];
     if (!c.tail) return c.id;
 
+    if (plan.clustered) {
+      // b'. The clustered tail: a cluster by quota, a uniform member, and
+      // the acceptance against lambda Q_c / (R |c|).
+      const uint64_t r = plan.cum_quota.back();
+      const uint64_t x = UniformBelow(r, rng);
+      const uint32_t cl = static_cast<uint32_t>(
+          std::upper_bound(plan.cum_quota.begin() + 1, plan.cum_quota.end(), x) -
+          (plan.cum_quota.begin() + 1));
+      const uint64_t q = plan.cum_quota[cl + 1] - plan.cum_quota[cl];
+      const WordId y = bounds_->Members(cl)[UniformBelow(bounds_->Size(cl), rng)];
+      if (in_head(y)) continue;  // a head word (or w): no output this round
+      const double s = std::min(Distance(v_, word, y), gamma);
+      const double log_env = plan.log_lambda +
+                             std::log(static_cast<double>(q) / static_cast<double>(r)) -
+                             log_cluster_size_[cl];
+      if (BernoulliExp(LogAlpha(y) - beta * s - log_env, rng)) return y;
+      continue;
+    }
+
     // b. A uniform word of V outside the head: the j-th of the T words not in
     // the head, in increasing id order, for j uniform below T (exact, one
     // draw whatever the head's size), then the acceptance test.
-    std::vector<WordId>& head_ids = ws.head_ids;
-    if (head_ids.size() != k + 1) {
-      head_ids.resize(k + 1);
-      head_ids[0] = word;
-      for (size_t i = 0; i < k; ++i) head_ids[i + 1] = nb[i].id;
-      std::sort(head_ids.begin(), head_ids.end());
-    }
-    uint64_t y = UniformBelow(tail_count, rng);
-    for (const WordId h : head_ids) {
+    uint64_t y = UniformBelow(plan.tail_count, rng);
+    for (const WordId h : plan.head_ids) {
       if (h > y) break;
       ++y;  // skip the head word at or below the candidate
     }
     const WordId tail_word = static_cast<WordId>(y);
-    const double s = tail_all_truncated ? gamma : std::min(Distance(v_, word, tail_word), gamma);
-    const double log_accept = LogAlpha(tail_word) - beta * s - log_envelope;
+    const double s =
+        plan.tail_all_truncated ? gamma : std::min(Distance(v_, word, tail_word), gamma);
+    const double log_accept = LogAlpha(tail_word) - beta * s - plan.log_envelope;
     if (BernoulliExp(log_accept, rng)) return tail_word;
   }
 }

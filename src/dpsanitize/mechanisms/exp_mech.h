@@ -16,6 +16,10 @@
 // bounded by the envelope e = alpha_max exp(-beta s_K). A round picks a head
 // word by weight or a uniform non-head word with weight e, and accepts the
 // latter with probability (its weight) / e; a rejected round starts afresh.
+// With tail bounds (core/tail_bounds.h: clusters of V and a lower bound on the
+// distance from w to each cluster) the tail is proposed cluster by cluster
+// under a per-cluster envelope, which needs about 6 times fewer proposals at
+// eps = 3 on GloVe; the law is the same.
 // Every probability the sampler uses is honoured to a *relative* error of a
 // few ulps, however small it is (no 2^-53 floor), so the ratio
 // P[M(w) = y] / P[M(w') = y] that metric DP bounds is realised as computed
@@ -26,13 +30,16 @@
 #ifndef DPSANITIZE_MECHANISMS_EXP_MECH_H_
 #define DPSANITIZE_MECHANISMS_EXP_MECH_H_
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <limits>
+#include <memory>
 #include <vector>
 
 #include "dpsanitize/core/status.h"
+#include "dpsanitize/core/tail_bounds.h"
 #include "dpsanitize/core/vector_set.h"
 #include "dpsanitize/mechanisms/mechanism.h"
 #include "dpsanitize/random/keyed_rng.h"
@@ -115,10 +122,14 @@ class ExpMechSelector {
   // `vectors` is the perturbation vocabulary; `source` gives exact neighbour
   // lists of it (at least min(head_k, |V| - 1) deep). head_k >= |V| - 1 makes
   // the head the whole vocabulary (no tail, no rejection). `params` must pass
-  // ValidateExpMechParams. `vectors`, `source` and params.log_alpha are
-  // borrowed.
+  // ValidateExpMechParams. `bounds` (may be null: the single envelope) must
+  // be over the same vocabulary. `vectors`, `source`, `bounds` and
+  // params.log_alpha are borrowed.
   ExpMechSelector(const ExpMechParams& params, VectorSet vectors, const NeighborSource& source,
-                  size_t head_k);
+                  size_t head_k, const TailBounds* bounds = nullptr);
+  ~ExpMechSelector();
+  ExpMechSelector(const ExpMechSelector&) = delete;
+  ExpMechSelector& operator=(const ExpMechSelector&) = delete;
   // One exact draw of M(word) from `rng` (thread-safe; `scratch` is the
   // caller's buffer for the neighbour source).
   WordId Select(WordId word, WordRng& rng, std::vector<Neighbor>* scratch) const;
@@ -129,13 +140,25 @@ class ExpMechSelector {
   size_t head_k() const { return head_k_; }
 
  private:
+  struct WordPlan;  // exp_mech.cpp
+
   double LogAlpha(WordId y) const { return params_.log_alpha ? params_.log_alpha[y] : 0.0; }
+  void BuildPlan(WordId word, std::vector<Neighbor>* scratch, WordPlan* plan) const;
+  // The word's plan: kept for the most frequent words, else rebuilt in a
+  // thread-local buffer (valid until the thread's next call).
+  const WordPlan& PlanFor(WordId word, std::vector<Neighbor>* scratch) const;
 
   ExpMechParams params_;
   VectorSet v_;
   const NeighborSource& source_;
-  size_t head_k_;         // min(requested head_k, |V| - 1)
-  double log_alpha_max_;  // max_y ln alpha(y), 0 when alpha = 1
+  size_t head_k_;             // min(requested head_k, |V| - 1)
+  double log_alpha_max_;      // max_y ln alpha(y), 0 when alpha = 1
+  const TailBounds* bounds_;  // null: one envelope for the whole tail
+  // Per cluster: ln |c| and max over its members of ln alpha (0 when alpha = 1).
+  std::vector<double> log_cluster_size_, cluster_log_alpha_max_;
+  // Plans of words with id < cached_, built on first use (thread-safe).
+  size_t cached_;
+  std::unique_ptr<std::atomic<WordPlan*>[]> cache_;
 };
 
 // Adapts ExpMechSelector to the pipeline: one WordRng(key, doc_id, field,
@@ -145,8 +168,9 @@ class ExpMechSelector {
 class ExpMechMechanism : public Mechanism {
  public:
   ExpMechMechanism(const ExpMechParams& params, VectorSet vectors, const NeighborSource& source,
-                   size_t head_k, std::function<void(const std::vector<WordId>&)> prefetch = {})
-      : selector_(params, vectors, source, head_k), prefetch_(std::move(prefetch)) {}
+                   size_t head_k, std::function<void(const std::vector<WordId>&)> prefetch = {},
+                   const TailBounds* bounds = nullptr)
+      : selector_(params, vectors, source, head_k, bounds), prefetch_(std::move(prefetch)) {}
   void Prefetch(const std::vector<WordId>& words) override {
     if (prefetch_) prefetch_(words);
   }

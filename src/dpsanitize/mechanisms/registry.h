@@ -29,6 +29,7 @@
 
 #include "dpsanitize/core/config.h"
 #include "dpsanitize/core/status.h"
+#include "dpsanitize/core/tail_bounds.h"
 #include "dpsanitize/core/vector_set.h"
 #include "dpsanitize/core/vocab_stats.h"
 #include "dpsanitize/mechanisms/mechanism.h"
@@ -74,6 +75,9 @@ struct BuildContext {
   // Nearest vocabulary word to arbitrary points (post-processing only):
   // exact (flat) or approximate (HNSW).
   std::function<StatusOr<const NearestWordFinder*>(bool exact)> nearest_finder;
+  // Tail bounds of this vocabulary from the prepared file; null when it has
+  // none (the exponential mechanisms then use one envelope for the tail).
+  const TailBounds* tail_bounds = nullptr;
 };
 
 // Everything a sanitize run or `calibrate` states about one calibrated

@@ -18,6 +18,7 @@ nlohmann::json CalibrationJson(const Engine& e, const EffectFigures* effect) {
   j["eps"] = plan.eps() ? nlohmann::json(*plan.eps()) : nlohmann::json(nullptr);
   j["eps_basis"] = EpsBasisName(plan.basis());
   j["neighbor_table_k"] = e.stored_neighbors();
+  j["tail_clusters"] = e.tail_bounds() ? e.tail_bounds()->clusters : 0;
   for (const PlanRow& r : plan.Rows()) {
     if (r.where & PlanRow::kJson) j[r.key] = r.value;
   }

@@ -37,6 +37,11 @@ uint32_t Engine::stored_neighbors() const {
              : 0;
 }
 
+const TailBounds* Engine::tail_bounds() const {
+  const TailBounds& b = embedding->tail_bounds();
+  return b.present() && b.vocab_size == vocab->size() ? &b : nullptr;
+}
+
 StatusOr<NeighborAccess> Engine::ExactNeighbors() {
   const VectorSet vs = vocab->vectors();
   NeighborAccess access;
@@ -88,6 +93,7 @@ Status BuildMechanism(Engine* e) {
   ctx.vectors = e->vocab->vectors();
   ctx.exact_neighbors = [e] { return e->ExactNeighbors(); };
   ctx.nearest_finder = [e](bool exact) { return e->NearestFinder(exact); };
+  ctx.tail_bounds = e->tail_bounds();
   DPS_ASSIGN_OR_RETURN(e->mechanism, e->plan->Build(ctx));
   return Status::Ok();
 }

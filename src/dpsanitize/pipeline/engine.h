@@ -45,6 +45,8 @@ struct Engine {
 
   // Neighbours stored per word in the prepared file for this vocabulary (0: none).
   uint32_t stored_neighbors() const;
+  // The prepared file's tail bounds when they are this vocabulary's, else null.
+  const TailBounds* tail_bounds() const;
   // Exact lists: the prepared table when it matches, else FAISS lists
   // cached per batch (the prefetch hook fills them).
   StatusOr<NeighborAccess> ExactNeighbors();

@@ -2,17 +2,19 @@
 
 #include <algorithm>
 #include <cstring>
+#include <thread>
 
 #include "dpsanitize/core/log.h"
 #include "dpsanitize/embed/vocabulary.h"
 #include "dpsanitize/neighbors/faiss_index.h"
+#include "dpsanitize/neighbors/tail_bounds_builder.h"
 #include "dpsanitize/write/atomic_file.h"
 
 namespace dpsanitize {
 
 Status Prepare(const std::string& in, const std::string& out,
                const std::vector<uint64_t>& vocab_sizes, uint32_t neighbor_k,
-               PrepareReport* report) {
+               uint32_t tail_clusters, PrepareReport* report) {
   if (SameFile(in, out)) {
     return UsageError("{}: output is the same file as the input; refusing to overwrite it", out);
   }
@@ -65,8 +67,22 @@ Status Prepare(const std::string& in, const std::string& out,
     report->table_k = table.k;
     report->table_vocab_size = table.vocab_size;
   }
+  // Tail bounds for the same vocabulary: one more pass over all pairs, in
+  // double precision, so that em's sampler needs few proposals per word.
+  OwnedTailBounds bounds;
+  if (neighbor_k > 0 && tail_clusters > 0 && !vocab_sizes.empty()) {
+    Vocabulary vocab(*emb, vocab_sizes[0]);
+    if (vocab.size() >= 2) {
+      Log().info("computing tail bounds ({} clusters) of the {}-word vocabulary", tail_clusters,
+                 vocab.size());
+      DPS_ASSIGN_OR_RETURN(bounds,
+                           ComputeTailBounds(vocab.vectors(), tail_clusters,
+                                             std::max(1u, std::thread::hardware_concurrency())));
+      report->tail_clusters = bounds.clusters;
+    }
+  }
   DPS_ASSIGN_OR_RETURN(auto file, AtomicFile::Create(out));
-  DPS_RETURN_IF_ERROR(WritePrepared(*emb, report->stats, table, file->fd(), out));
+  DPS_RETURN_IF_ERROR(WritePrepared(*emb, report->stats, table, bounds.view(), file->fd(), out));
   return file->Commit();
 }
 
@@ -76,6 +92,9 @@ void LogPrepareReport(const std::string& out, const PrepareReport& r) {
   if (r.table_k > 0) {
     Log().info("  neighbour table: {} nearest words of each of the {} vocabulary words", r.table_k,
                r.table_vocab_size);
+  }
+  if (r.tail_clusters > 0) {
+    Log().info("  tail bounds: {} clusters of the same vocabulary", r.tail_clusters);
   }
   for (const VocabStats& st : r.stats) {
     Log().info("  |V| = {}: delta_min = {:.6g} (exact), delta_max = {:.6g} (certified bound)",

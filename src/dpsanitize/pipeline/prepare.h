@@ -22,13 +22,20 @@ struct PrepareReport {
   std::string sha256;
   uint32_t table_k = 0;           // neighbours per word in the stored table (0: none)
   uint64_t table_vocab_size = 0;  // the vocabulary the table belongs to
+  uint32_t tail_clusters = 0;     // clusters of the stored tail bounds (0: none)
 };
 
+// Clusters of the tail bounds `prepare` stores with the neighbour table:
+// 256 cut em's proposals at eps = 3 about 6-fold on GloVe 6B (1,024: 10-fold,
+// at 4 times the size, 100 MB); docs/performance.md.
+inline constexpr uint32_t kDefaultTailClusters = 256;
+
 // Stores calibration inputs for each of `vocab_sizes` and, when
-// `neighbor_k` > 0, the exact `neighbor_k`-neighbour table of the first one.
+// `neighbor_k` > 0, the exact `neighbor_k`-neighbour table of the first one
+// and (when `tail_clusters` > 0) its tail bounds.
 Status Prepare(const std::string& in, const std::string& out,
                const std::vector<uint64_t>& vocab_sizes, uint32_t neighbor_k,
-               PrepareReport* report);
+               uint32_t tail_clusters, PrepareReport* report);
 
 // The info lines `prepare` prints about what it wrote (stderr, via the log).
 void LogPrepareReport(const std::string& out, const PrepareReport& r);
