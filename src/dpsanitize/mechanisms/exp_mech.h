@@ -18,7 +18,7 @@
 // latter with probability (its weight) / e; a rejected round starts afresh.
 // With tail bounds (core/tail_bounds.h: clusters of V and a lower bound on the
 // distance from w to each cluster) the tail is proposed cluster by cluster
-// under a per-cluster envelope, which needs about 6 times fewer proposals at
+// under a per-cluster envelope, which needs about 5 times fewer proposals at
 // eps = 3 on GloVe; the law is the same.
 // Every probability the sampler uses is honoured to a *relative* error of a
 // few ulps, however small it is (no 2^-53 floor), so the ratio

@@ -214,9 +214,10 @@ StatusOr<OwnedTailBounds> ComputeTailBounds(VectorSet v, uint32_t clusters, unsi
   out.bounds.resize(minima.size());
   for (size_t i = 0; i < minima.size(); ++i) {
     const double m = minima[i];
-    out.bounds[i] = std::isfinite(m) ? static_cast<uint16_t>(std::min<double>(
-                                           kMaxSteps, std::floor(m / out.step)))
-                                     : kNoOtherMember;
+    out.bounds[i] =
+        std::isfinite(m)
+            ? static_cast<uint16_t>(std::min<double>(kMaxSteps, std::floor(m / out.step)))
+            : kNoOtherMember;
   }
   return out;
 }
