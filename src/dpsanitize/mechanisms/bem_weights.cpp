@@ -1,0 +1,151 @@
+#include "dpsanitize/mechanisms/bem_weights.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "dpsanitize/core/parallel.h"
+#include "dpsanitize/mechanisms/exp_mech_scan.h"
+
+namespace dpsanitize {
+namespace {
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+// A fixed pseudo-random word for (w, j): the far sample must not depend on
+// threads, and needs no cryptographic quality (alpha may be anything).
+uint64_t Mix(uint64_t x) {
+  x ^= x >> 33;
+  x *= 0xff51afd7ed558ccdULL;
+  x ^= x >> 33;
+  x *= 0xc4ceb9fe1a85ec53ULL;
+  x ^= x >> 33;
+  return x;
+}
+
+// Runs fn(i) for i in [0, n) on `threads` threads, strided.
+template <typename F>
+void Strided(size_t n, unsigned threads, F&& fn) {
+  const size_t workers = std::max<size_t>(1, std::min<size_t>(threads, n));
+  ParallelFor(workers, [&](size_t t) {
+    for (size_t i = t; i < n; i += workers) fn(i);
+  });
+}
+
+}  // namespace
+
+void ExactLogZ(VectorSet v, const ExpMechParams& p, unsigned threads, std::vector<double>* log_z) {
+  log_z->assign(v.n, 0.0);
+  const BlockedVectors blocked(v);
+  const size_t workers = std::max<size_t>(1, std::min<size_t>(threads, v.n));
+  ParallelFor(workers, [&](size_t t) {
+    Scan scan;
+    for (size_t w = t; w < v.n; w += workers) {
+      ScanWord(v, blocked, p, static_cast<WordId>(w), &scan, nullptr);
+      (*log_z)[w] = scan.log_z;
+    }
+  });
+}
+
+double ExactLipschitz(VectorSet v, const std::vector<double>& log_z, unsigned threads) {
+  const BlockedVectors blocked(v);
+  const size_t workers = std::max<size_t>(1, std::min<size_t>(threads, v.n));
+  std::vector<double> best(workers, 0.0), nearest(workers, kInf);
+  ParallelFor(workers, [&](size_t t) {
+    std::vector<double> dist(blocked.padded());
+    for (size_t w = t; w < v.n; w += workers) {
+      BlockDistances(blocked, v.row(w), dist.data());
+      // Each pair is seen twice (from w and from w'); only y > w is needed.
+      for (size_t y = w + 1; y < v.n; ++y) {
+        const double diff = std::fabs(log_z[w] - log_z[y]);
+        const double d = dist[y];
+        nearest[t] = std::min(nearest[t], d);
+        if (d == 0) {
+          if (diff > 0) best[t] = kInf;
+          continue;
+        }
+        best[t] = std::max(best[t], diff / d);
+      }
+    }
+  });
+  double l = *std::max_element(best.begin(), best.end());
+  const double d_min = *std::min_element(nearest.begin(), nearest.end());
+  if (!std::isfinite(l)) return kInf;
+  return l * (1 + 1e-12) + (d_min > 0 && std::isfinite(d_min) ? 2e-12 / d_min : 0.0);
+}
+
+StatusOr<BemWeights> ComputeBemWeights(VectorSet v, const NeighborSource& source, size_t head,
+                                       const BemWeightsOptions& o) {
+  if (!(o.eps1 > 0) || !std::isfinite(o.eps1)) {
+    return UsageError("bem: eps_1 must be finite and > 0 (got {})", o.eps1);
+  }
+  if (v.n < 2) return UsageError("bem needs at least 2 vocabulary words");
+  const size_t n = v.n;
+  const size_t k = std::min(head, n - 1);
+  const size_t m = std::min(o.far_sample, n - 1 - k);
+  const double beta = o.eps1;
+  // The cheap kernel, row w: w itself, its k neighbours (exact), then m far
+  // words (weights scaled by (n - 1 - k) / m, an estimate of the rest).
+  const size_t row = 1 + k + m;
+  std::vector<WordId> ids(n * row);
+  std::vector<double> kern(n * row);
+  const double far_scale = m > 0 ? static_cast<double>(n - 1 - k) / static_cast<double>(m) : 0;
+  Strided(n, o.threads, [&](size_t w) {
+    std::vector<Neighbor> scratch;
+    const Neighbor* nb = k > 0 ? source.Nearest(static_cast<WordId>(w), k, &scratch) : nullptr;
+    WordId* id = ids.data() + w * row;
+    double* kv = kern.data() + w * row;
+    id[0] = static_cast<WordId>(w);
+    kv[0] = 1;
+    for (size_t i = 0; i < k; ++i) {
+      id[1 + i] = nb[i].id;
+      kv[1 + i] = std::exp(-beta * nb[i].dist);
+    }
+    const double d_k = k > 0 ? nb[k - 1].dist : 0.0;
+    for (size_t j = 0; j < m; ++j) {
+      // A far word: any word at least as far as the k-th neighbour (head
+      // words are skipped by that test up to ties, which do not matter here).
+      WordId y = 0;
+      double d = 0;
+      for (uint64_t attempt = 0;; ++attempt) {
+        y = static_cast<WordId>(Mix((w << 20) ^ (j << 8) ^ attempt) % n);
+        if (y == w) continue;
+        d = Distance(v, w, y);
+        if (d > d_k || attempt > 64) break;
+      }
+      id[1 + k + j] = y;
+      kv[1 + k + j] = far_scale * std::exp(-beta * d);
+    }
+  });
+  // Symmetric Sinkhorn: alpha <- alpha / sqrt(Z~), whose fixed point has
+  // Z~ = 1 for every word (Z~(y) is the cheap normaliser of y as a source,
+  // the kernel being symmetric up to the approximation).
+  std::vector<double> log_alpha(n, 0.0), next(n);
+  for (int it = 0; it < o.iterations; ++it) {
+    Strided(n, o.threads, [&](size_t w) {
+      const WordId* id = ids.data() + w * row;
+      const double* kv = kern.data() + w * row;
+      double z = 0;
+      for (size_t i = 0; i < row; ++i) z += kv[i] * std::exp(log_alpha[id[i]]);
+      next[w] = log_alpha[w] - 0.5 * std::log(z);
+    });
+    log_alpha.swap(next);
+  }
+  const double top = *std::max_element(log_alpha.begin(), log_alpha.end());
+  for (double& a : log_alpha) a -= top;
+
+  BemWeights out;
+  out.eps1 = o.eps1;
+  out.iterations = o.iterations;
+  out.log_alpha = std::move(log_alpha);
+  ExpMechParams p;
+  p.beta = beta;
+  p.log_alpha = out.log_alpha.data();
+  ExactLogZ(v, p, o.threads, &out.log_z);
+  const auto [lo, hi] = std::minmax_element(out.log_z.begin(), out.log_z.end());
+  out.log_z_spread = *hi - *lo;
+  out.lipschitz = ExactLipschitz(v, out.log_z, o.threads);
+  return out;
+}
+
+}  // namespace dpsanitize
