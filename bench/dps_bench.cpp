@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "dpsanitize/core/log.h"
+#include "dpsanitize/mechanisms/bem_weights.h"
 #include "dpsanitize/mechanisms/samplers.h"
 #include "dpsanitize/mechanisms/tg.h"
 #include "dpsanitize/mechanisms/tg_plan.h"
@@ -29,7 +30,8 @@ namespace {
 int Usage() {
   std::fprintf(stderr,
                "usage: dps_bench floor IN OUT [--threads N] [--embedding P]\n"
-               "       dps_bench samplers WORDS [--threads N] [--eps E] [--embedding P]\n");
+               "       dps_bench samplers WORDS [--threads N] [--eps E] [--embedding P]\n"
+               "       dps_bench bem-weights [--threads N] [--eps E (eps_1)] [--embedding P]\n");
   return 2;
 }
 
@@ -120,6 +122,38 @@ int main(int argc, char** argv) {
     for (double x : sink) total += x;
     std::printf("%llu words in %.3f s: %.0f words/s (checksum %.3g)\n",
                 static_cast<unsigned long long>(words), secs, words / secs, total);
+    return 0;
+  }
+  if (mode == "bem-weights") {
+    // Time of bem's weights for the run's vocabulary at eps_1 = --eps:
+    // the cheap iteration, then the exact ln Z and L over all pairs.
+    c.mechanism = "em";
+    c.eps = eps;
+    c.no_ledger = true;
+    auto engine = OpenEngine(c, false);
+    if (!engine.ok()) {
+      std::fprintf(stderr, "dps_bench: %s\n", engine.status().message().c_str());
+      return 1;
+    }
+    auto nb = engine.value()->ExactNeighbors();
+    if (!nb.ok()) {
+      std::fprintf(stderr, "dps_bench: %s\n", nb.status().message().c_str());
+      return 1;
+    }
+    BemWeightsOptions o;
+    o.eps1 = eps;
+    o.threads = threads;
+    const auto t0 = std::chrono::steady_clock::now();
+    auto w = ComputeBemWeights(engine.value()->vocab->vectors(), *nb.value().source,
+                               nb.value().depth, o);
+    const double secs = Seconds(t0);
+    if (!w.ok()) {
+      std::fprintf(stderr, "dps_bench: %s\n", w.status().message().c_str());
+      return 1;
+    }
+    std::printf("|V| = %zu, eps_1 = %g: L = %.6g, ln Z spread = %.4g, %d iterations, %.1f s\n",
+                engine.value()->vocab->size(), eps, w.value().lipschitz, w.value().log_z_spread,
+                w.value().iterations, secs);
     return 0;
   }
   return Usage();
