@@ -31,7 +31,8 @@ int Usage() {
   std::fprintf(stderr,
                "usage: dps_bench floor IN OUT [--threads N] [--embedding P]\n"
                "       dps_bench samplers WORDS [--threads N] [--eps E] [--embedding P]\n"
-               "       dps_bench bem-weights [--threads N] [--eps E (eps_1)] [--embedding P]\n");
+               "       dps_bench bem-weights [--threads N] [--eps E (eps_1)] [--iterations I] "
+               "[--embedding P]\n");
   return 2;
 }
 
@@ -47,12 +48,15 @@ int main(int argc, char** argv) {
   std::vector<std::string> pos;
   Config c;
   double eps = 50;
+  int iterations = 300;
   for (int i = 2; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--threads" && i + 1 < argc) {
       c.threads = static_cast<unsigned>(std::atoi(argv[++i]));
     } else if (a == "--embedding" && i + 1 < argc) {
       c.embedding = argv[++i];
+    } else if (a == "--iterations" && i + 1 < argc) {
+      iterations = std::atoi(argv[++i]);
     } else if (a == "--eps" && i + 1 < argc) {
       eps = std::atof(argv[++i]);
     } else {
@@ -143,6 +147,7 @@ int main(int argc, char** argv) {
     BemWeightsOptions o;
     o.eps1 = eps;
     o.threads = threads;
+    o.iterations = iterations;
     const auto t0 = std::chrono::steady_clock::now();
     auto w = ComputeBemWeights(engine.value()->vocab->vectors(), *nb.value().source,
                                nb.value().depth, o);

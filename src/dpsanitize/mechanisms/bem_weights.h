@@ -22,9 +22,9 @@
 namespace dpsanitize {
 
 struct BemWeightsOptions {
-  double eps1 = 1.8;     // beta of the law, > 0
-  int iterations = 300;  // symmetric Sinkhorn steps on the cheap kernel
-  size_t far_sample = 128;  // far words per source word in the cheap kernel
+  double eps1 = 1.8;         // beta of the law, > 0
+  int iterations = 300;      // symmetric Sinkhorn steps on the cheap kernel
+  size_t far_sample = 1024;  // shared sample of far words in the cheap kernel
   unsigned threads = 1;
 };
 

@@ -78,5 +78,4 @@ void ScanWord(const VectorSet& v, const BlockedVectors& blocked, const ExpMechPa
   s->log_z = m + std::log(s->sum);
 }
 
-
 }  // namespace dpsanitize
