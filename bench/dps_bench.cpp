@@ -49,12 +49,15 @@ int main(int argc, char** argv) {
   Config c;
   double eps = 50;
   int iterations = 300;
+  int corrections = 0;
   for (int i = 2; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--threads" && i + 1 < argc) {
       c.threads = static_cast<unsigned>(std::atoi(argv[++i]));
     } else if (a == "--embedding" && i + 1 < argc) {
       c.embedding = argv[++i];
+    } else if (a == "--corrections" && i + 1 < argc) {
+      corrections = std::atoi(argv[++i]);
     } else if (a == "--iterations" && i + 1 < argc) {
       iterations = std::atoi(argv[++i]);
     } else if (a == "--eps" && i + 1 < argc) {
@@ -148,6 +151,7 @@ int main(int argc, char** argv) {
     o.eps1 = eps;
     o.threads = threads;
     o.iterations = iterations;
+    o.exact_corrections = corrections;
     const auto t0 = std::chrono::steady_clock::now();
     auto w = ComputeBemWeights(engine.value()->vocab->vectors(), *nb.value().source,
                                nb.value().depth, o);

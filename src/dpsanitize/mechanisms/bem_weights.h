@@ -22,9 +22,10 @@
 namespace dpsanitize {
 
 struct BemWeightsOptions {
-  double eps1 = 1.8;         // beta of the law, > 0
-  int iterations = 300;      // symmetric Sinkhorn steps on the cheap kernel
-  size_t far_sample = 1024;  // shared sample of far words in the cheap kernel
+  double eps1 = 1.8;          // beta of the law, > 0
+  int iterations = 300;       // symmetric Sinkhorn steps on the cheap kernel
+  size_t far_sample = 1024;   // shared sample of far words in the cheap kernel
+  int exact_corrections = 0;  // steps on the exact ln Z (a full scan each; see .cpp)
   unsigned threads = 1;
 };
 
