@@ -8,27 +8,12 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <map>
-#include <mutex>
 #include <vector>
 
 #include "statistical/fixture_vocabulary.h"
 
 namespace dpsanitize {
 namespace {
-
-// Exact lists by a scan, cached per word.
-class ScanSource : public NeighborSource {
- public:
-  explicit ScanSource(VectorSet v) : v_(v) {}
-  const Neighbor* Nearest(WordId word, size_t k, std::vector<Neighbor>* scratch) const override {
-    ExactNeighborsScan(v_, word, k, scratch);
-    return scratch->data();
-  }
-
- private:
-  VectorSet v_;
-};
 
 struct Computed {
   FixtureVocabulary fx;
@@ -40,7 +25,7 @@ const Computed& Get() {
   static const Computed* c = [] {
     auto* r = new Computed;
     if (!OpenFixtureVocabulary(&r->fx)) return r;
-    ScanSource source(r->fx.vectors);
+    ScanNeighborSource source(r->fx.vectors);
     BemWeightsOptions o;
     o.eps1 = 1.8;
     o.threads = 2;

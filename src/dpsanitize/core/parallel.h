@@ -43,6 +43,16 @@ void ParallelFor(size_t n, F&& f) {
   for (std::thread& t : threads) t.join();
 }
 
+// fn(i) for every i in [0, n) on up to `threads` threads, worker t taking
+// t, t + workers, ...: for many items of equal cost, with no shared counter.
+template <typename F>
+void ParallelStrided(size_t n, size_t threads, F&& fn) {
+  const size_t workers = std::max<size_t>(1, std::min(threads, n));
+  ParallelFor(workers, [&](size_t t) {
+    for (size_t i = t; i < n; i += workers) fn(i);
+  });
+}
+
 // fn(i) for every i in [0, n) on up to `threads` threads, items handed out
 // one at a time from a shared counter (laws, pairs and words differ widely in
 // cost); after an error no new item starts, and the first worker's error is

@@ -23,15 +23,6 @@ uint64_t Mix(uint64_t x) {
   return x;
 }
 
-// Runs fn(i) for i in [0, n) on `threads` threads, strided.
-template <typename F>
-void Strided(size_t n, unsigned threads, F&& fn) {
-  const size_t workers = std::max<size_t>(1, std::min<size_t>(threads, n));
-  ParallelFor(workers, [&](size_t t) {
-    for (size_t i = t; i < n; i += workers) fn(i);
-  });
-}
-
 }  // namespace
 
 void ExactLogZ(VectorSet v, const ExpMechParams& p, unsigned threads, std::vector<double>* log_z) {
@@ -107,7 +98,7 @@ StatusOr<BemWeights> ComputeBemWeights(VectorSet v, const NeighborSource& source
   std::vector<WordId> head_ids(n * k);
   std::vector<double> head_kern(n * k);
   std::vector<float> far_kern(n * m);
-  Strided(n, o.threads, [&](size_t w) {
+  ParallelStrided(n, o.threads, [&](size_t w) {
     std::vector<Neighbor> scratch;
     const Neighbor* nb = k > 0 ? source.Nearest(static_cast<WordId>(w), k, &scratch) : nullptr;
     for (size_t i = 0; i < k; ++i) {
@@ -133,7 +124,7 @@ StatusOr<BemWeights> ComputeBemWeights(VectorSet v, const NeighborSource& source
   for (int it = 0; it < o.iterations; ++it) {
     for (size_t y = 0; y < n; ++y) alpha[y] = std::exp(log_alpha[y]);
     for (size_t j = 0; j < m; ++j) far_alpha[j] = alpha[far[j]];
-    Strided(n, o.threads, [&](size_t w) {
+    ParallelStrided(n, o.threads, [&](size_t w) {
       double z = alpha[w];
       for (size_t i = 0; i < k; ++i) z += head_kern[w * k + i] * alpha[head_ids[w * k + i]];
       const float* fk = far_kern.data() + w * m;

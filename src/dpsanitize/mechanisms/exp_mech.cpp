@@ -262,7 +262,6 @@ double ExpMechLogZ(VectorSet v, WordId w, const ExpMechParams& p) {
 // for the clustered tail the quotas and lambda. Built once per word for the
 // most frequent words (kept for the selector's life), per draw for the rest.
 struct ExpMechSelector::WordPlan {
-  WordId word = 0;
   std::vector<Component> comp;
   std::vector<double> suffix;  // S_j, or ln S_j; one extra 0 (or -inf) at the end
   bool linear = true;
@@ -336,7 +335,6 @@ void ExpMechSelector::BuildPlan(WordId word, std::vector<Neighbor>* scratch, Wor
   const double beta = params_.beta;
   const double gamma = params_.gamma;
   const Neighbor* nb = k > 0 ? source_.Nearest(word, k, scratch) : nullptr;
-  plan->word = word;
 
   const uint64_t tail_count = v_.n - 1 - k;
   plan->tail_count = tail_count;

@@ -55,11 +55,8 @@ uint32_t NearestCentroid(const float* a, const std::vector<double>& centroids, u
 void Assign(VectorSet v, const std::vector<size_t>& ids, const std::vector<double>& centroids,
             uint32_t k, size_t threads, std::vector<uint32_t>* out) {
   out->resize(ids.size());
-  const size_t workers = std::max<size_t>(1, std::min(threads, ids.size()));
-  ParallelFor(workers, [&](size_t t) {
-    for (size_t i = t; i < ids.size(); i += workers) {
-      (*out)[i] = NearestCentroid(v.row(ids[i]), centroids, k, v.dim);
-    }
+  ParallelStrided(ids.size(), threads, [&](size_t i) {
+    (*out)[i] = NearestCentroid(v.row(ids[i]), centroids, k, v.dim);
   });
 }
 
@@ -178,26 +175,24 @@ StatusOr<OwnedTailBounds> ComputeTailBounds(VectorSet v, uint32_t clusters, unsi
     } catch (const faiss::FaissException& e) {
       return InternalError("tail bounds: FAISS pairwise distances failed: {}", e.what());
     }
-    ParallelFor(std::min(workers, nq), [&](size_t t) {
-      for (size_t q = t; q < nq; q += std::min(workers, nq)) {
-        const WordId w = static_cast<WordId>(w0 + q);
-        const float* row = dis.data() + q * v.n;
-        double* mins = minima.data() + static_cast<size_t>(w) * used;
-        for (uint32_t c = 0; c < used; ++c) {
-          float fmin = std::numeric_limits<float>::infinity();
-          for (uint32_t i = out.offsets[c]; i < out.offsets[c + 1]; ++i) {
-            if (out.members[i] != w) fmin = std::min(fmin, row[i]);
-          }
-          if (fmin == std::numeric_limits<float>::infinity()) continue;  // w alone
-          const double reach = norm[w] + cluster_norm[c];
-          const double limit = static_cast<double>(fmin) + 2 * err_factor * reach * reach;
-          double m = kInf;
-          for (uint32_t i = out.offsets[c]; i < out.offsets[c + 1]; ++i) {
-            const uint32_t y = out.members[i];
-            if (y != w && static_cast<double>(row[i]) <= limit) m = std::min(m, Distance(v, w, y));
-          }
-          mins[c] = m;
+    ParallelStrided(nq, workers, [&](size_t q) {
+      const WordId w = static_cast<WordId>(w0 + q);
+      const float* row = dis.data() + q * v.n;
+      double* mins = minima.data() + static_cast<size_t>(w) * used;
+      for (uint32_t c = 0; c < used; ++c) {
+        float fmin = std::numeric_limits<float>::infinity();
+        for (uint32_t i = out.offsets[c]; i < out.offsets[c + 1]; ++i) {
+          if (out.members[i] != w) fmin = std::min(fmin, row[i]);
         }
+        if (fmin == std::numeric_limits<float>::infinity()) continue;  // w alone
+        const double reach = norm[w] + cluster_norm[c];
+        const double limit = static_cast<double>(fmin) + 2 * err_factor * reach * reach;
+        double m = kInf;
+        for (uint32_t i = out.offsets[c]; i < out.offsets[c + 1]; ++i) {
+          const uint32_t y = out.members[i];
+          if (y != w && static_cast<double>(row[i]) <= limit) m = std::min(m, Distance(v, w, y));
+        }
+        mins[c] = m;
       }
     });
   }

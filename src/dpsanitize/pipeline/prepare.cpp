@@ -35,8 +35,10 @@ Status Prepare(const std::string& in, const std::string& out,
   }
   // Neighbour table for the first vocabulary: exact lists, so a tg draw with
   // k <= neighbor_k needs no search at run time.
+  // Tail bounds (below) belong to the same vocabulary, built once for both.
   NeighborTable table;
   std::vector<Neighbor> rows;
+  OwnedTailBounds bounds;
   if (neighbor_k > 0 && !vocab_sizes.empty()) {
     Vocabulary vocab(*emb, vocab_sizes[0]);
     const VectorSet v = vocab.vectors();
@@ -66,18 +68,14 @@ Status Prepare(const std::string& in, const std::string& out,
     table.rows = rows.data();
     report->table_k = table.k;
     report->table_vocab_size = table.vocab_size;
-  }
-  // Tail bounds for the same vocabulary: one more pass over all pairs, in
-  // double precision, so that em's sampler needs few proposals per word.
-  OwnedTailBounds bounds;
-  if (neighbor_k > 0 && tail_clusters > 0 && !vocab_sizes.empty()) {
-    Vocabulary vocab(*emb, vocab_sizes[0]);
-    if (vocab.size() >= 2) {
+    // Tail bounds: one more pass over all pairs, in double precision, so
+    // that em's sampler needs few proposals per word.
+    if (tail_clusters > 0 && v.n >= 2) {
       Log().info("computing tail bounds ({} clusters) of the {}-word vocabulary", tail_clusters,
-                 vocab.size());
-      DPS_ASSIGN_OR_RETURN(bounds,
-                           ComputeTailBounds(vocab.vectors(), tail_clusters,
-                                             std::max(1u, std::thread::hardware_concurrency())));
+                 v.n);
+      DPS_ASSIGN_OR_RETURN(
+          bounds,
+          ComputeTailBounds(v, tail_clusters, std::max(1u, std::thread::hardware_concurrency())));
       report->tail_clusters = bounds.clusters;
     }
   }
