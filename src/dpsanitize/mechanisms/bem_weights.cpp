@@ -71,6 +71,9 @@ StatusOr<BemWeights> ComputeBemWeights(VectorSet v, const NeighborSource& source
     return UsageError("bem: eps_1 must be finite and > 0 (got {})", o.eps1);
   }
   if (v.n < 2) return UsageError("bem needs at least 2 vocabulary words");
+  const auto report = [&o](const std::string& stage) {
+    if (o.progress) o.progress(stage);
+  };
   const size_t n = v.n;
   const size_t k = std::min(head, n - 1);
   const size_t m = std::min(o.far_sample, n - 1 - k);
@@ -95,6 +98,7 @@ StatusOr<BemWeights> ComputeBemWeights(VectorSet v, const NeighborSource& source
   // the far sample's weights (float: alpha need not be exact) scaled by
   // (words outside the head) / (sample words outside the head); a sample
   // word in w's head (or w) counts as that head word, so it gets 0.
+  report("cheap kernel");
   std::vector<WordId> head_ids(n * k);
   std::vector<double> head_kern(n * k);
   std::vector<float> far_kern(n * m);
@@ -122,6 +126,8 @@ StatusOr<BemWeights> ComputeBemWeights(VectorSet v, const NeighborSource& source
   // the kernel being symmetric up to the approximation).
   std::vector<double> log_alpha(n, 0.0), next(n), alpha(n), far_alpha(m);
   for (int it = 0; it < o.iterations; ++it) {
+    if (it % 50 == 0)
+      report("iteration " + std::to_string(it) + "/" + std::to_string(o.iterations));
     for (size_t y = 0; y < n; ++y) alpha[y] = std::exp(log_alpha[y]);
     for (size_t j = 0; j < m; ++j) far_alpha[j] = alpha[far[j]];
     ParallelStrided(n, o.threads, [&](size_t w) {
@@ -159,9 +165,11 @@ StatusOr<BemWeights> ComputeBemWeights(VectorSet v, const NeighborSource& source
   ExpMechParams p;
   p.beta = beta;
   p.log_alpha = out.log_alpha.data();
+  report("exact ln Z over all pairs");
   ExactLogZ(v, p, o.threads, &out.log_z);
   const auto [lo, hi] = std::minmax_element(out.log_z.begin(), out.log_z.end());
   out.log_z_spread = *hi - *lo;
+  report("exact L over all pairs");
   out.lipschitz = ExactLipschitz(v, out.log_z, o.threads);
   return out;
 }

@@ -13,6 +13,8 @@
 #define DPSANITIZE_MECHANISMS_BEM_WEIGHTS_H_
 
 #include <cstddef>
+#include <functional>
+#include <string>
 #include <vector>
 
 #include "dpsanitize/core/status.h"
@@ -27,6 +29,10 @@ struct BemWeightsOptions {
   size_t far_sample = 1024;   // shared sample of far words in the cheap kernel
   int exact_corrections = 0;  // steps on the exact ln Z (a full scan each; see .cpp)
   unsigned threads = 1;
+  // Called at each stage (counts and stage names only, never words), e.g. to
+  // keep a progress line alive during the minutes a 50,000-word vocabulary
+  // takes. May be empty.
+  std::function<void(const std::string& stage)> progress;
 };
 
 struct BemWeights {
