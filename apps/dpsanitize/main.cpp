@@ -150,6 +150,9 @@ int RunCalibrate(int argc, char** argv) {
                  "What eps does: over this many most frequent words (0: skip)")
       ->capture_default_str();
   app.add_flag("--json", json, "Print JSON");
+  std::string weights_out;
+  app.add_option("--weights-out", weights_out,
+                 "bem: write word<TAB>ln alpha per vocabulary word (vocabulary order) to FILE");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -160,6 +163,10 @@ int RunCalibrate(int argc, char** argv) {
   Log().set_level(spdlog::level::warn);
   auto engine = OpenEngine(c, /*build_mechanism=*/false);
   if (!engine.ok()) return Fail(engine.status());
+  if (!weights_out.empty()) {
+    const Status s = WriteOutputWeights(*engine.value(), weights_out);
+    if (!s.ok()) return Fail(s);
+  }
   std::optional<EffectFigures> effect;
   if (effect_words > 0) {
     EffectOptions options;

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdlib>
 
+#include "dpsanitize/mechanisms/bem_plan.h"
 #include "dpsanitize/mechanisms/em_plan.h"
 #include "dpsanitize/mechanisms/identity.h"
 #include "dpsanitize/mechanisms/mvl_plan.h"
@@ -29,6 +30,7 @@ const std::vector<MechanismInfo>& Registry() {
   static const std::vector<MechanismInfo> registry{
       EmMechanismInfo(),        // em_plan.cpp: the default
       TemMechanismInfo(),       // em_plan.cpp
+      BemMechanismInfo(),       // bem_plan.cpp
       TgMechanismInfo(),        // tg_plan.cpp
       MvlMechanismInfo(),       // mvl_plan.cpp
       IdentityMechanismInfo(),  // identity.cpp: library only

@@ -110,12 +110,42 @@ class MechanismPlan {
   // The mechanism's output law for the audit and the statistical tests:
   // exact (closed form or certified numerics) or Monte Carlo.
   virtual StatusOr<std::unique_ptr<OutputLaw>> Law(const LawContext& ctx) const = 0;
+  // ln alpha(y) for every vocabulary word when the law weights outputs (bem),
+  // else null: `calibrate --weights-out` writes them so that anyone can
+  // recompute the guarantee.
+  virtual const std::vector<double>* OutputLogWeights() const { return nullptr; }
+};
+
+// A keyed store for calibration results that are slow to compute (bem's
+// weights: minutes for 50,000 words). Entries are checksummed; a corrupt or
+// mismatched entry is reported (a warning) and treated as missing, never
+// trusted. The pipeline's implementation keeps files under
+// ${XDG_CACHE_HOME:-~/.cache}/dpsanitize/ (pipeline/calibration_cache.h).
+class CalibrationCache {
+ public:
+  virtual ~CalibrationCache() = default;
+  // The payload stored under `key`, or nullopt.
+  virtual std::optional<std::string> Load(const std::string& key) = 0;
+  // Stores atomically; a failure costs only the next run's time, so callers
+  // warn and go on.
+  virtual Status Store(const std::string& key, const std::string& payload) = 0;
 };
 
 // Calibration inputs of one (embedding, vocabulary) pair.
 struct PlanInputs {
   uint64_t vocab_size = 0;
   uint32_t dim = 0;
+  // The vocabulary's vectors and exact neighbour lists, for mechanisms whose
+  // calibration depends on the whole geometry (bem). The lists' prefetch hook,
+  // if any, must be called before Nearest() for speed.
+  VectorSet vectors;
+  std::function<StatusOr<NeighborAccess>()> exact_neighbors;
+  std::string embedding_sha256;       // content hash: part of every cache key
+  unsigned threads = 1;               // for calibrations that scan |V|^2 pairs
+  CalibrationCache* cache = nullptr;  // may be null: nothing is cached
+  // A stage of a long calibration, for a progress line (counts and stage
+  // names only). May be empty.
+  std::function<void(const std::string& stage)> progress;
   // Exact delta_min and certified delta_max of the vocabulary (stored by
   // `prepare` or computed on first call, which scans |V|^2 pairs: only the
   // mechanisms that need them ask).

@@ -6,6 +6,8 @@
 
 #include <fmt/format.h>
 
+#include "dpsanitize/write/atomic_file.h"
+
 namespace dpsanitize {
 
 nlohmann::json CalibrationJson(const Engine& e, const EffectFigures* effect) {
@@ -50,6 +52,26 @@ std::string CalibrationText(const Engine& e, const EffectFigures* effect) {
                                  k == 0 ? " (none: lists are computed at run time)" : ""));
   if (effect != nullptr) s += EffectText(*effect);
   return s;
+}
+
+Status WriteOutputWeights(const Engine& e, const std::string& path) {
+  const std::vector<double>* w = e.plan->OutputLogWeights();
+  if (w == nullptr) {
+    return UsageError("--weights-out: --mechanism {} has no output weights (bem has)",
+                      e.info->name);
+  }
+  DPS_ASSIGN_OR_RETURN(auto file, AtomicFile::Create(path));
+  std::string chunk;
+  for (size_t i = 0; i < w->size(); ++i) {
+    chunk += e.vocab->word(static_cast<WordId>(i));
+    chunk += fmt::format("\t{:.17g}\n", (*w)[i]);
+    if (chunk.size() >= (1 << 16)) {
+      DPS_RETURN_IF_ERROR(file->Write(chunk));
+      chunk.clear();
+    }
+  }
+  DPS_RETURN_IF_ERROR(file->Write(chunk));
+  return file->Commit();
 }
 
 }  // namespace dpsanitize

@@ -19,6 +19,12 @@ namespace dpsanitize {
 nlohmann::json CalibrationJson(const Engine& engine, const EffectFigures* effect = nullptr);
 std::string CalibrationText(const Engine& engine, const EffectFigures* effect = nullptr);
 
+// `calibrate --weights-out FILE`: one line per vocabulary word in vocabulary
+// order, word<TAB>ln alpha (17 significant digits, so the doubles round-trip),
+// written atomically, so that anyone can recompute Z and L independently.
+// Usage error when the plan has no output weights (only bem has).
+Status WriteOutputWeights(const Engine& engine, const std::string& path);
+
 }  // namespace dpsanitize
 
 #endif  // DPSANITIZE_PIPELINE_CALIBRATE_H_

@@ -137,6 +137,7 @@ EffectFigures Header(const Engine& e) {
   EffectFigures f;
   f.mechanism = e.info->name;
   f.eps = e.plan->eps();
+  f.requested_eps = e.config.eps;
   f.basis = e.plan->basis();
   if (f.eps && *f.eps > 0) f.inv_eps = 1.0 / *f.eps;
   return f;
@@ -197,8 +198,9 @@ std::string Num(double x) { return fmt::format("{:.3g}", x); }
 std::string Eps(const EffectFigures& f) { return f.eps ? fmt::format("{:g}", *f.eps) : "none"; }
 
 std::string CalibrateHint(const EffectFigures& f) {
-  return f.eps ? fmt::format("dpsanitize calibrate --mechanism {} --eps {:g}", f.mechanism, *f.eps)
-               : fmt::format("dpsanitize calibrate --mechanism {}", f.mechanism);
+  const std::optional<double> eps = f.requested_eps ? f.requested_eps : f.eps;
+  return eps ? fmt::format("dpsanitize calibrate --mechanism {} --eps {:g}", f.mechanism, *eps)
+             : fmt::format("dpsanitize calibrate --mechanism {}", f.mechanism);
 }
 
 nlohmann::json Number(double x) { return std::isfinite(x) ? nlohmann::json(x) : nlohmann::json(); }

@@ -50,6 +50,9 @@ struct EffectInterval {
 struct EffectFigures {
   std::string mechanism;
   std::optional<double> eps;
+  // --eps as given: what `calibrate` needs to reproduce the plan (bem claims
+  // a derived eps below it).
+  std::optional<double> requested_eps;
   EpsBasis basis = EpsBasis::kNone;
   size_t words = 0;  // the figures are means over word ids 0..words-1
   // How they were obtained: kExact and kCertified are computed numbers (a

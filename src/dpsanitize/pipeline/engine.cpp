@@ -1,8 +1,12 @@
 #include "dpsanitize/pipeline/engine.h"
 
+#include <algorithm>
 #include <cstdlib>
+#include <thread>
 
 #include "dpsanitize/core/log.h"
+#include "dpsanitize/pipeline/calibration_cache.h"
+#include "dpsanitize/pipeline/progress.h"
 
 namespace dpsanitize {
 
@@ -142,7 +146,19 @@ StatusOr<std::unique_ptr<Engine>> OpenValidatedEngine(const Config& config, bool
     }
     return ComputeVocabStats(e->vocab->vectors());
   };
+  // What calibrations over the whole geometry (bem) need; the others ignore it.
+  in.vectors = e->vocab->vectors();
+  Engine* raw = e.get();
+  in.exact_neighbors = [raw] { return raw->ExactNeighbors(); };
+  in.embedding_sha256 = e->embedding->content_sha256();
+  in.threads =
+      config.threads == 0 ? std::max(1u, std::thread::hardware_concurrency()) : config.threads;
+  e->calibration_cache = std::make_unique<FileCalibrationCache>(DefaultCacheDir());
+  in.cache = e->calibration_cache.get();
+  StageLine stages(ProgressEnabled(config), "calibrating " + config.mechanism);
+  in.progress = [&stages](const std::string& stage) { stages.Stage(stage); };
   DPS_ASSIGN_OR_RETURN(e->plan, e->info->make_plan(config, in));
+  stages.Finish();
   if (build_mechanism) DPS_RETURN_IF_ERROR(BuildMechanism(e.get()));
   return e;
 }

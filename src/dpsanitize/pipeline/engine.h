@@ -42,6 +42,8 @@ struct Engine {
   std::unique_ptr<NeighborCache> cache;
   std::unique_ptr<TableNeighborSource> table_source;
   std::unique_ptr<NearestWordFinder> exact_finder, hnsw_finder;
+  // Results of slow calibrations (bem's weights), kept across runs.
+  std::unique_ptr<CalibrationCache> calibration_cache;
 
   // Neighbours stored per word in the prepared file for this vocabulary (0: none).
   uint32_t stored_neighbors() const;

@@ -1,10 +1,37 @@
 #include "dpsanitize/pipeline/progress.h"
 
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <cstdio>
 
 namespace dpsanitize {
+
+bool ProgressEnabled(const Config& c) {
+  return c.progress == ProgressMode::kAlways ||
+         (c.progress == ProgressMode::kAuto && !c.quiet && ::isatty(2));
+}
+
+StageLine::StageLine(bool enabled, std::string what)
+    : enabled_(enabled), what_(std::move(what)), start_(std::chrono::steady_clock::now()) {}
+
+void StageLine::Stage(const std::string& stage) {
+  if (!enabled_) return;
+  const double secs =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  const std::string line = fmt::format("dpsanitize: {}: {} [{:.0f} s]", what_, stage, secs);
+  std::fprintf(stderr, "\r%-78s", line.c_str());
+  std::fflush(stderr);
+  printed_ = true;
+}
+
+void StageLine::Finish() {
+  if (enabled_ && printed_) {
+    std::fprintf(stderr, "\r%78s\r", "");
+    std::fflush(stderr);
+    printed_ = false;
+  }
+}
 
 ProgressMeter::ProgressMeter(bool enabled, uint64_t total_bytes)
     : enabled_(enabled),

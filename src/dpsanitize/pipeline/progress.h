@@ -6,8 +6,34 @@
 
 #include <chrono>
 #include <cstdint>
+#include <string>
+
+#include "dpsanitize/core/config.h"
 
 namespace dpsanitize {
+
+// Whether a run shows progress lines: --progress always, or auto on a TTY
+// unless --quiet.
+bool ProgressEnabled(const Config& config);
+
+// One refreshed line for a long computation made of named stages (bem's
+// weights: minutes), with the elapsed time; cleared by Finish() or the
+// destructor. Stage names hold counts only.
+class StageLine {
+ public:
+  StageLine(bool enabled, std::string what);
+  ~StageLine() { Finish(); }
+  StageLine(const StageLine&) = delete;
+  StageLine& operator=(const StageLine&) = delete;
+  void Stage(const std::string& stage);
+  void Finish();
+
+ private:
+  bool enabled_;
+  std::string what_;
+  std::chrono::steady_clock::time_point start_;
+  bool printed_ = false;
+};
 
 class ProgressMeter {
  public:

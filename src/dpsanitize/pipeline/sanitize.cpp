@@ -45,11 +45,6 @@ size_t WorkerCount(const Config& c) {
   return c.threads == 0 ? hw : c.threads;
 }
 
-bool ShowProgress(const Config& c) {
-  return c.progress == ProgressMode::kAlways ||
-         (c.progress == ProgressMode::kAuto && !c.quiet && ::isatty(2));
-}
-
 void AddPartCounts(const Part& part, RunSummary* s) {
   s->perturbed += part.perturbed;
   s->oov_masked += part.masked;
@@ -114,7 +109,7 @@ Status SanitizeWith(Engine& e, const RunKey& key, RunSummary* summary) {
   DPS_ASSIGN_OR_RETURN(auto sink, Sink::Open(c));
   *summary = RunSummary();
   summary->randomness = key.kind;
-  ProgressMeter progress(ShowProgress(c), source->total_bytes());
+  ProgressMeter progress(ProgressEnabled(c), source->total_bytes());
   const size_t nthreads = WorkerCount(c);
   std::vector<Part> parts(nthreads);
   Batch batch;
