@@ -77,10 +77,6 @@ std::string Skeleton(const std::string& text) {
   return out;
 }
 
-size_t CountLines(const std::string& text) {
-  return static_cast<size_t>(std::count(text.begin(), text.end(), '\n'));
-}
-
 bool HasUpper(const std::string& s) {
   return std::any_of(s.begin(), s.end(), [](char c) { return c >= 'A' && c <= 'Z'; });
 }

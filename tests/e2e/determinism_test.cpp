@@ -21,10 +21,6 @@ using ::testing::StartsWith;
 constexpr size_t kCorpusLines = 200;
 constexpr size_t kShardLine = 117;
 
-size_t CountLines(const std::string& text) {
-  return static_cast<size_t>(std::count(text.begin(), text.end(), '\n'));
-}
-
 class DeterminismTest : public E2eTest {
  protected:
   void SetUp() override {

@@ -82,6 +82,11 @@ inline std::vector<std::string> ListDir(const std::string& dir) {
 }
 
 // Splits `text` after each '\n'; a last line without '\n' is kept as is.
+// The number of '\n' in `text`.
+inline size_t CountLines(const std::string& text) {
+  return static_cast<size_t>(std::count(text.begin(), text.end(), '\n'));
+}
+
 inline std::vector<std::string> SplitLines(const std::string& text) {
   std::vector<std::string> lines;
   size_t begin = 0;
@@ -176,18 +181,27 @@ struct SpawnOptions {
   int stdin_fd = -1;   // -1: /dev/null
   int stdout_fd = -1;  // -1: /dev/null
   int stderr_fd = -1;  // -1: /dev/null
+  // XDG_CACHE_HOME of the child (bem's weights cache); "" = the build's shared
+  // test cache, so that the fixture's weights are computed once per build.
+  std::string cache_home;
 };
 
 // The child's environment: ours without the variables that pick the default
 // embedding, then HOME=`home` and a DPSANITIZE_EMBEDDING that does not exist.
-inline std::vector<std::string> ChildEnvironment(const std::string& home) {
+inline std::vector<std::string> ChildEnvironment(const std::string& home,
+                                                 const std::string& cache_home = "") {
   std::vector<std::string> env;
   for (char** e = environ; *e != nullptr; ++e) {
     const std::string kv = *e;
     const std::string key = kv.substr(0, kv.find('='));
-    if (key == "HOME" || key == "XDG_DATA_HOME" || key == "DPSANITIZE_EMBEDDING") continue;
+    if (key == "HOME" || key == "XDG_DATA_HOME" || key == "XDG_CACHE_HOME" ||
+        key == "DPSANITIZE_EMBEDDING") {
+      continue;
+    }
     env.push_back(kv);
   }
+  env.push_back("XDG_CACHE_HOME=" +
+                (cache_home.empty() ? std::string(DPS_TEST_CACHE) : cache_home));
   const std::string h = home.empty() ? "/nonexistent/dps-e2e-home" : home;
   env.push_back("HOME=" + h);
   env.push_back("DPSANITIZE_EMBEDDING=" + h + "/no-default-embedding.dpsemb");
@@ -199,7 +213,7 @@ inline std::vector<std::string> ChildEnvironment(const std::string& home) {
 inline pid_t SpawnBinary(const std::vector<std::string>& args, const SpawnOptions& options) {
   std::vector<std::string> argv_s{BinaryPath()};
   argv_s.insert(argv_s.end(), args.begin(), args.end());
-  const std::vector<std::string> env_s = ChildEnvironment(options.home);
+  const std::vector<std::string> env_s = ChildEnvironment(options.home, options.cache_home);
   std::vector<char*> argv, envp;
   for (const std::string& a : argv_s) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
@@ -272,6 +286,7 @@ struct RunOptions {
   std::string cwd;                        // "" = a fresh temporary folder, removed after
   std::optional<std::string> stdin_data;  // stdin content; else `stdin_file`
   std::string stdin_file;                 // "" (and no stdin_data) = /dev/null
+  std::string cache_home;                 // XDG_CACHE_HOME; "" = the shared test cache
 };
 
 // Runs the binary to completion and returns its exit status, stdout and
@@ -300,6 +315,7 @@ inline RunResult RunBinary(const std::vector<std::string>& args, const RunOption
   spawn.stdin_fd = in;
   spawn.stdout_fd = out;
   spawn.stderr_fd = err;
+  spawn.cache_home = options.cache_home;
   RunResult result;
   const pid_t pid = SpawnBinary(args, spawn);
   ::close(in);

@@ -36,6 +36,7 @@
 #include "dpsanitize/core/vector_set.h"
 #include "dpsanitize/embed/embedding.h"
 #include "dpsanitize/embed/vocabulary.h"
+#include "dpsanitize/mechanisms/bem_plan.h"
 #include "dpsanitize/neighbors/tail_bounds_builder.h"
 #include "dpsanitize/random/keyed_rng.h"
 #include "statistical/fixture_vocabulary.h"
@@ -787,6 +788,148 @@ TEST(ExpMechSamplerTest, HugeBetaReturnsTheWordAndOneWordVocabulary) {
   WordRng rng(TestKey(), 12, 0, 0);
   std::vector<Neighbor> scratch;
   EXPECT_EQ(selector.Select(0, rng, &scratch), 0u);
+}
+
+// ---------------------------------------------------------------------------
+// bem: the solved weights of the fixture at a total eps of 2.5, the sampler
+// against their exact law (the densest words, whose alpha is smallest,
+// included), and the claim re-derived by an independent computation.
+
+constexpr double kBemEps = 2.5;
+
+const BemSolution* FixtureBem() {
+  static const BemSolution* solution = [] {
+    const Fixture& fx = GetFixture();
+    CachingScanSource source(fx.vectors);
+    BemSearchOptions o;
+    o.threads = 2;
+    auto s = SolveBem(fx.vectors, source, 64, kBemEps, o);
+    EXPECT_TRUE(s.ok()) << s.status().message();
+    return s.ok() ? new BemSolution(std::move(s).value()) : nullptr;
+  }();
+  return solution;
+}
+
+// The ids of the n words with the smallest alpha (the densest regions).
+std::vector<WordId> SmallestAlpha(const BemSolution& s, size_t n) {
+  std::vector<WordId> ids(s.log_alpha.size());
+  for (size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<WordId>(i);
+  std::partial_sort(ids.begin(), ids.begin() + n, ids.end(),
+                    [&s](WordId a, WordId b) { return s.log_alpha[a] < s.log_alpha[b]; });
+  ids.resize(n);
+  return ids;
+}
+
+TEST(BemTest, ClaimHoldsByAnIndependentComputation) {
+  const Fixture& fx = GetFixture();
+  ASSERT_NE(fx.vocab, nullptr);
+  const BemSolution* s = FixtureBem();
+  ASSERT_NE(s, nullptr);
+  const VectorSet& v = fx.vectors;
+  ASSERT_EQ(s->log_alpha.size(), v.n);
+  EXPECT_LE(s->eps(), kBemEps);
+  EXPECT_GT(s->eps1, 0.8 * kBemEps) << "L should be small on the fixture";
+  EXPECT_DOUBLE_EQ(*std::max_element(s->log_alpha.begin(), s->log_alpha.end()), 0.0);
+  // ln Z(w) by ExpMechLogZ (a per-word scan, not the solver's), then L by a
+  // plain loop over every pair with Distance(): nothing shared with
+  // ExactLipschitz but the distance function.
+  ExpMechParams p;
+  p.beta = s->eps1;
+  p.log_alpha = s->log_alpha.data();
+  std::vector<double> log_z(v.n);
+  for (size_t w = 0; w < v.n; ++w) log_z[w] = ExpMechLogZ(v, static_cast<WordId>(w), p);
+  double l = 0;
+  for (size_t w = 0; w < v.n; ++w) {
+    for (size_t y = w + 1; y < v.n; ++y) {
+      const double d = Distance(v, static_cast<WordId>(w), static_cast<WordId>(y));
+      if (d > 0) l = std::max(l, std::fabs(log_z[w] - log_z[y]) / d);
+    }
+  }
+  std::printf("[stat] bem fixture eps %g: eps_1 %.4f, L %.3g (independent %.3g), spread %.3g\n",
+              kBemEps, s->eps1, s->lipschitz, l, s->log_z_spread);
+  EXPECT_LE(l, s->lipschitz);
+  EXPECT_GT(l, s->lipschitz * (1 - 1e-6)) << "the claimed L is the true one plus a margin";
+  EXPECT_LE(s->eps1 + l, kBemEps);
+}
+
+TEST(BemTest, OutputFrequenciesMatchExactLawIncludingSmallestAlpha) {
+  const Fixture& fx = GetFixture();
+  ASSERT_NE(fx.vocab, nullptr);
+  const BemSolution* s = FixtureBem();
+  ASSERT_NE(s, nullptr);
+  const VectorSet& v = fx.vectors;
+  ExpMechParams p;
+  p.beta = s->eps1;
+  p.log_alpha = s->log_alpha.data();
+  CachingScanSource source(v);
+  std::vector<WordId> words = SmallestAlpha(*s, 3);
+  words.push_back(FixtureWord(fx, "the"));
+  words.push_back(FixtureWord(fx, "two"));
+  // Head 64 with one envelope and with the clustered tail, and head 4 with
+  // the clustered tail (most outputs through the tail's rejection; with one
+  // envelope that takes ~500 rounds per draw for the densest words).
+  const TailBounds* clustered = FixtureBounds();
+  ASSERT_NE(clustered, nullptr);
+  struct Variant {
+    size_t head;
+    const TailBounds* bounds;
+  };
+  for (const WordId w : words) {
+    for (const Variant& var :
+         {Variant{64, nullptr}, Variant{64, clustered}, Variant{4, clustered}}) {
+      const size_t head = var.head;
+      const TailBounds* bounds = var.bounds;
+      {
+        double rounds = 0;
+        const std::vector<double> obs =
+            DrawCounts(v, source, p, head, w, kDraws, 5000 + w, &rounds, bounds);
+        const ChiSquareResult r = ChiSquareTest(obs, ExpectedCounts(v, w, p, kDraws));
+        std::printf("[stat] bem word %u (ln alpha %.3f) head %zu%s: P[w] = %.4f, %.2f rounds, %s\n",
+                    w, s->log_alpha[w], head, bounds ? " clustered" : "", obs[w] / kDraws, rounds,
+                    Describe(r).c_str());
+        EXPECT_GT(r.p, kAlpha) << "word " << w << " head " << head << " " << Describe(r);
+      }
+    }
+  }
+}
+
+// The same test rejects the unweighted law at the same eps_1 for the densest
+// word: the weights matter, and the sample size sees them.
+TEST(BemTest, UnweightedLawIsRejected) {
+  const Fixture& fx = GetFixture();
+  ASSERT_NE(fx.vocab, nullptr);
+  const BemSolution* s = FixtureBem();
+  ASSERT_NE(s, nullptr);
+  const VectorSet& v = fx.vectors;
+  ExpMechParams p;
+  p.beta = s->eps1;
+  p.log_alpha = s->log_alpha.data();
+  CachingScanSource source(v);
+  const WordId w = SmallestAlpha(*s, 1)[0];
+  const std::vector<double> obs = DrawCounts(v, source, p, 64, w, kDraws, 6000);
+  ExpMechParams unweighted = p;
+  unweighted.log_alpha = nullptr;
+  const ChiSquareResult wrong = ChiSquareTest(obs, ExpectedCounts(v, w, unweighted, kDraws));
+  EXPECT_LT(wrong.p, 1e-10) << Describe(wrong);
+}
+
+TEST(BemTest, UnreachableEpsIsAUsageErrorNamingTheSmallestReached) {
+  const Fixture& fx = GetFixture();
+  ASSERT_NE(fx.vocab, nullptr);
+  // The 500 most frequent words (a quick solve).
+  const VectorSet v{fx.vectors.data, 500, fx.vectors.dim};
+  CachingScanSource source(v);
+  // A first guess above the target (ratio < 0) with no second round: the
+  // only eps_1 tried exceeds eps by itself.
+  BemSearchOptions o;
+  o.threads = 2;
+  o.max_rounds = 1;
+  o.initial_ratio = -0.5;
+  auto s = SolveBem(v, source, 64, 1.0, o);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().code(), StatusCode::kUsage);
+  EXPECT_NE(s.status().message().find("smallest total eps_1 + L reached was 2"), std::string::npos)
+      << s.status().message();
 }
 
 }  // namespace
