@@ -54,12 +54,10 @@ class BemOutputLaw : public OutputLaw {
     ExactLogZ(v_, params_, threads_, &log_z);
     const double l = ExactLipschitz(v_, log_z, threads_);
     const bool holds = params_.beta + l <= claimed_;
-    r.sections["lipschitz_log_z"] = {{"claimed", lipschitz_},
-                                     {"recomputed", l},
-                                     {"eps1", params_.beta},
-                                     {"eps1_plus_recomputed", params_.beta + l},
-                                     {"claimed_eps", claimed_},
-                                     {"holds", holds}};
+    r.sections["lipschitz_log_z"] = {
+        {"claimed", lipschitz_},   {"recomputed", l},
+        {"eps1", params_.beta},    {"eps1_plus_recomputed", params_.beta + l},
+        {"claimed_eps", claimed_}, {"holds", holds}};
     r.text += fmt::format(
         "bem: L of ln Z recomputed over all {} pairs = {:.6g} (plan: {:.6g}); eps_1 + L = {:.6g} "
         "{} the claimed eps {:.6g}\n",
@@ -115,8 +113,7 @@ class BemPlan : public MechanismPlan {
     std::vector<PlanRow> rows;
     rows.push_back({"eps_requested", s_->requested_eps, "(--eps: the total asked for)"});
     rows.push_back({"eps1", s_->eps1, "(beta: P[M(w) = y] ~ alpha(y) exp(-eps1 d(w, y)))"});
-    rows.push_back(
-        {"lipschitz_log_z", s_->lipschitz, "(L, exact over all pairs; eps = eps1 + L)"});
+    rows.push_back({"lipschitz_log_z", s_->lipschitz, "(L, exact over all pairs; eps = eps1 + L)"});
     rows.push_back({"log_z_spread", s_->log_z_spread, "(max - min of ln Z over V)"});
     rows.push_back({"iterations", s_->iterations, "(solver iterations per eps1 tried)"});
     rows.push_back({"eps1_rounds", s_->rounds, "(eps1 values tried)"});
@@ -132,9 +129,8 @@ class BemPlan : public MechanismPlan {
     DPS_ASSIGN_OR_RETURN(NeighborAccess nb, ctx.exact_neighbors());
     // The same sampler as em's, weighted: its tail envelopes use the largest
     // alpha (overall and per cluster), so the law stays exact.
-    return std::unique_ptr<Mechanism>(
-        std::make_unique<BemMechanism>(s_, params_, ctx.vectors, *nb.source, nb.depth,
-                                       std::move(nb.prefetch), ctx.tail_bounds));
+    return std::unique_ptr<Mechanism>(std::make_unique<BemMechanism>(
+        s_, params_, ctx.vectors, *nb.source, nb.depth, std::move(nb.prefetch), ctx.tail_bounds));
   }
   StatusOr<std::unique_ptr<OutputLaw>> Law(const LawContext& ctx) const override {
     DPS_ASSIGN_OR_RETURN(auto inner, MakeExpMechOutputLaw(params_, ctx));

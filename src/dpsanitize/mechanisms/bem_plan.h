@@ -32,12 +32,12 @@ namespace dpsanitize {
 inline constexpr int kBemSolverVersion = 1;
 
 struct BemSolution {
-  double requested_eps = 0;  // --eps E
-  double eps1 = 0;           // beta of the law
-  double lipschitz = 0;      // exact L of ln Z over V, with its rounding margin
-  double log_z_spread = 0;   // max_w ln Z(w) - min_w ln Z(w)
-  int iterations = 0;        // solver iterations per round
-  int rounds = 0;            // eps_1 values tried
+  double requested_eps = 0;       // --eps E
+  double eps1 = 0;                // beta of the law
+  double lipschitz = 0;           // exact L of ln Z over V, with its rounding margin
+  double log_z_spread = 0;        // max_w ln Z(w) - min_w ln Z(w)
+  int iterations = 0;             // solver iterations per round
+  int rounds = 0;                 // eps_1 values tried
   std::vector<double> log_alpha;  // ln alpha(y) per vocabulary word, max 0
   // The guarantee claimed: eps_1 + L <= requested_eps.
   double eps() const { return eps1 + lipschitz; }

@@ -77,8 +77,7 @@ std::optional<std::string> FileCalibrationCache::Load(const std::string& key) {
   uint32_t key_size = 0;
   uint64_t payload_size = 0;
   std::memcpy(&key_size, data.data() + sizeof(kMagic), sizeof(key_size));
-  std::memcpy(&payload_size, data.data() + sizeof(kMagic) + sizeof(key_size),
-              sizeof(payload_size));
+  std::memcpy(&payload_size, data.data() + sizeof(kMagic) + sizeof(key_size), sizeof(payload_size));
   if (key_size != key.size() || payload_size != data.size() - kHeader - key_size) {
     return reject("sizes do not match (truncated or corrupt)");
   }
