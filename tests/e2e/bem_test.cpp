@@ -137,5 +137,18 @@ TEST_F(BemTest, CorruptCacheIsRecomputedWithAWarning) {
   EXPECT_EQ(third["eps"], first["eps"]);
 }
 
+// A cold cache with --progress: the weights' stages are shown (counts and
+// stage names only), and the line is cleared before the run's own output.
+TEST_F(BemTest, ProgressShowsTheWeightStages) {
+  TempDir cache;
+  dir_.Write("in.txt", RepeatSample(2));
+  const RunResult r = Run({"--mechanism", "bem", "--embedding", Embedding(), "--eps", "2.5",
+                           "--progress", "--no-ledger", "in.txt", "out.txt"},
+                          cache.path());
+  ASSERT_EQ(r.exit_code, 0) << r.Describe();
+  EXPECT_THAT(r.err, HasSubstr("dpsanitize: calibrating bem: round 1, eps_1 = "));
+  EXPECT_THAT(r.err, HasSubstr("exact L over all pairs"));
+}
+
 }  // namespace
 }  // namespace dps_e2e
