@@ -22,8 +22,9 @@ DATASET_TITLES = {
 }
 CLASSIFIERS = [("tfidf_lr", "TF-IDF + LR"), ("glove_lr", "mean GloVe + LR")]
 # Table order; em is dpsanitize's default mechanism.
-MECHS = ["em", "tem", "mvl", "tg"]
-COLORS = {"em": "tab:red", "tem": "tab:purple", "mvl": "tab:orange", "tg": "tab:blue"}
+MECHS = ["em", "tem", "bem", "mvl", "tg"]
+COLORS = {"em": "tab:red", "tem": "tab:purple", "bem": "tab:brown", "mvl": "tab:orange",
+          "tg": "tab:blue"}
 BASELINES = [("clean", "clean text (no privacy)"),
              ("clean_vocab", "clean, OOV masked as `<unk>`"),
              ("random", "uniformly random words")]
@@ -51,7 +52,10 @@ def aggregate(rows):
     for r in rows:
         k = (r["dataset"], r["condition"], r["eps_label"], r["classifier"])
         a = agg.setdefault(k, {"eps": float(r["eps"]) if r["eps"] else None, "m": [],
-                               "acc": [], "changed": [], "dist": [], "seeds": set()})
+                               "acc": [], "changed": [], "dist": [], "seeds": set(),
+                               "claimed": []})
+        if r.get("eps_claimed"):  # the ledger's eps (column absent or empty in older CSVs)
+            a["claimed"].append(float(r["eps_claimed"]))
         a["m"].append(float(r[metric_name(r["dataset"])]))
         a["acc"].append(float(r["accuracy"]))
         a["changed"].append(1.0 - float(r["frac_unchanged"]))
@@ -180,6 +184,43 @@ def block_em_vs_mvl(agg, order):
                     cells.append("—" if e is None or mv is None else
                                  diff_cell(np.mean(e["m"]), e["m"], mv[0], mv[1], mv[2]))
             out.append(f"| {ds} | {eps_text(label, eps)} | {ch} | " + " | ".join(cells) + " |")
+    return "\n".join(out) + "\n"
+
+
+def block_bem_vs_em(agg, order):
+    """bem against em at the same requested eps, for every eps at which bem ran: words changed,
+    each classifier's metric and bem − em. em's value is its measured one at that eps (it ran at
+    every eps of bem's grid), else interpolated linearly in log eps (marked ≈). bem's claimed eps
+    (eps_1 + L, from its ledger) is at most the requested one."""
+    out = ["| data set | ε (requested total) | bem's claimed ε | words changed, %: bem / em | "
+           + " | ".join(f"{n}: bem / em | bem − em" for _, n in CLASSIFIERS) + " |",
+           "|---|---|---|---|" + "---|---|" * len(CLASSIFIERS)]
+    for ds in order:
+        for label, a in points(agg, ds, "bem", CLASSIFIERS[0][0]):
+            eps = a["eps"]
+            # em at the same eps: by value, since the labels of two grids may be spelt apart.
+            em_label = next((lab for lab, e in points(agg, ds, "em", CLASSIFIERS[0][0])
+                             if abs(e["eps"] - eps) < 1e-9), label)
+            em0 = agg.get((ds, "em", em_label, CLASSIFIERS[0][0]))
+            if em0:
+                em_ch = f"{np.mean(em0['changed']) * 100:.1f}"
+            else:
+                pe = points(agg, ds, "em", CLASSIFIERS[0][0])
+                y = interp_at([math.log(p[1]["eps"]) for p in pe],
+                              [float(np.mean(p[1]["changed"])) for p in pe], math.log(eps))
+                em_ch = "—" if y is None else f"≈ {y * 100:.1f}"
+            claimed = "—" if not a["claimed"] else f"{np.mean(a['claimed']):.4f}"
+            cells = []
+            for c, _ in CLASSIFIERS:
+                b = agg.get((ds, "bem", label, c))
+                em = at_eps(agg, ds, "em", c, em_label, eps)
+                cells.append(("—" if b is None else f"{np.mean(b['m']) * 100:.1f}") + " / "
+                             + ("—" if em is None else
+                                f"{'≈ ' if not em[2] else ''}{em[0] * 100:.1f}"))
+                cells.append("—" if b is None or em is None else
+                             diff_cell(np.mean(b["m"]), b["m"], em[0], em[1], em[2]))
+            out.append(f"| {ds} | {eps_text(label, eps)} | {claimed} | "
+                       f"{np.mean(a['changed']) * 100:.1f} / {em_ch} | " + " | ".join(cells) + " |")
     return "\n".join(out) + "\n"
 
 
@@ -383,7 +424,7 @@ def replace_blocks(text, blocks):
 
 def plot(agg, order, png, eps_min):
     """Three rows per data set: against eps (all mechanisms, log scale), against eps from 1 to
-    20 (em, tem, mvl), and against the fraction of training words changed."""
+    20 (em, tem, bem, mvl), and against the fraction of training words changed."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -436,7 +477,7 @@ def plot(agg, order, png, eps_min):
         ylab = "test F1 (spam)" if metric_name(ds) == "f1" else "test accuracy"
         ax_e.set_title(DATASET_TITLES.get(ds, ds))
         ax_e.set_xlabel("ε (metric-DP, per unit embedding distance; log scale)")
-        ax_z.set_xlabel("ε, 1 to 20 (em, tem, mvl; log scale)")
+        ax_z.set_xlabel("ε, 1 to 20 (em, tem, bem, mvl; log scale)")
         ax_c.set_xlabel("fraction of training words changed")
         ax_c.set_xlim(-0.03, 1.03)
         for ax in (ax_e, ax_z, ax_c):
@@ -470,6 +511,7 @@ def report(args):
     blocks["results"] = block_results(agg, order)
     blocks["equal-eps"] = block_equal_eps(agg, order)
     blocks["em-vs-mvl"] = block_em_vs_mvl(agg, order)
+    blocks["bem-vs-em"] = block_bem_vs_em(agg, order)
     blocks["mvl-interp-check"] = block_mvl_interp_check(agg, order)
     blocks["equal-changed"] = block_equal_changed(agg, order)
     blocks["equal-changed-em"] = block_equal_changed(agg, order, "em")

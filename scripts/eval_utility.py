@@ -1,14 +1,16 @@
 #!/usr/bin/python3
-"""Utility evaluation of dpsanitize: how much usefulness do em, tem, tg and mvl keep?
+"""Utility evaluation of dpsanitize: how much usefulness do em, tem, bem, tg and mvl keep?
 
     eval_utility.py run    --mode full|quick|ci --out-dir DIR --bin DPSANITIZE [options]
     eval_utility.py report --csv RESULTS.csv --md UTILITY.md --png UTILITY.png [--meta META.json]
 
-`run` sanitizes each data set's training texts with the real dpsanitize binary (em, tem, tg and
-mvl over a grid of epsilon values and seeds), trains two classifiers on the sanitized training set, tests
-them on the clean test set, and appends one CSV row per (condition, classifier). It resumes:
-conditions already in the CSV are skipped. `report` turns the CSV into the tables and the plot
-(eval_report.py). Called by scripts/eval_utility.sh; see docs/utility.md.
+`run` sanitizes each data set's training texts with the real dpsanitize binary (em, tem, bem, tg
+and mvl over a grid of epsilon values and seeds), trains two classifiers on the sanitized training
+set, tests them on the clean test set, and appends one CSV row per (condition, classifier),
+with the epsilon the run's ledger claims (`eps_claimed`; bem claims eps_1 + L, at most the
+requested total). It resumes: conditions already in the CSV are skipped. `report` turns the CSV
+into the tables and the plot (eval_report.py). Called by scripts/eval_utility.sh; see
+docs/utility.md.
 """
 
 import argparse
@@ -29,7 +31,7 @@ import eval_text  # noqa: E402
 CSV_FIELDS = [
     "dataset", "condition", "eps", "eps_label", "seed", "classifier", "accuracy", "f1",
     "n_train", "n_test", "n_words", "frac_unchanged", "mean_dist", "n_docs_misaligned",
-    "sanitize_s", "eval_s", "mvl_search", "embedding_sha256", "binary",
+    "sanitize_s", "eval_s", "mvl_search", "embedding_sha256", "binary", "eps_claimed",
 ]
 
 MVL_SMALL = [1, 2, 3, 5, 7, 10, 14, 20]
@@ -41,6 +43,9 @@ MVL_ADDED = [4, 6, 8]
 # em only, where its fraction of words changed crosses tg's (81-85 %), for the comparison at an
 # equal fraction changed.
 EM_EXTRA = [2.25, 2.5, 2.75]
+# bem (density-balanced em, spec section 2b): --eps is the total, the ledger claims eps_1 + L <= it.
+# Seed 0 only, on every data set, compared with em at the same requested eps (em ran at each).
+BEM_EPS = [2, 2.5, 3, 4]
 
 
 def grid(mode, dataset):
@@ -51,17 +56,20 @@ def grid(mode, dataset):
     2..20 (2 seeds) and 1.05 eps_min (1 seed); mvl on IMDb at 3..20 and 1.05 eps_min (1 seed;
     2 seeds at 7 and 10). em and tem at EM_EPS, em also at EM_EXTRA: 3 seeds on UCI and spam,
     1 on IMDb; mvl added at MVL_ADDED on UCI (3 seeds) and at 4 and 6 on spam (1 seed), none on
-    IMDb (interpolated there). The run order puts em, tem and UCI first, and seed 0 of every
-    data set first."""
+    IMDb (interpolated there). bem at BEM_EPS, seed 0, on every data set (added last: a run
+    resumed from the CSV of the earlier grid runs only these). The run order puts
+    em, tem, bem and UCI first, and seed 0 of every data set first."""
     if mode == "ci":
         return [("tg", "1.05eps_min", 0), ("tg", 1000, 0), ("mvl", 5, 0), ("mvl", 50, 0),
-                ("em", 2, 0), ("em", 5, 0), ("tem", 2, 0), ("tem", 5, 0)]
+                ("em", 2, 0), ("em", 5, 0), ("tem", 2, 0), ("tem", 5, 0), ("bem", 2.5, 0)]
     if mode == "quick":
         return ([("tg", e, 0) for e in ["1.05eps_min", 100, 1000]]
                 + [("mvl", e, 0) for e in [2, 5, 10, 20]]
-                + [(m, e, 0) for m in ("em", "tem") for e in [2, 5, 10]])
+                + [(m, e, 0) for m in ("em", "tem") for e in [2, 5, 10]]
+                + [("bem", e, 0) for e in [2, 3]])
     em_seeds = {e: 3 for e in EM_EPS}
     extra_seeds = {e: 3 for e in EM_EXTRA}
+    bem_seeds = {e: 1 for e in BEM_EPS}
     if dataset == "uci":
         tg_seeds = {e: 3 for e in SHARED}
         mvl_seeds = {e: 3 for e in MVL_SMALL + MVL_ADDED + SHARED}
@@ -79,6 +87,7 @@ def grid(mode, dataset):
     for seed in range(3):
         out += [(m, e, seed) for m in ("em", "tem") for e, n in em_seeds.items() if seed < n]
         out += [("em", e, seed) for e, n in extra_seeds.items() if seed < n]
+        out += [("bem", e, seed) for e, n in bem_seeds.items() if seed < n]
         out += [("tg", e, seed) for e, n in tg_seeds.items() if seed < n]
         out += [("mvl", e, seed) for e, n in mvl_seeds.items() if seed < n]
     return out
@@ -206,6 +215,13 @@ class Writer:
         self.f.flush()
 
 
+def claimed_eps(ledger_path):
+    """The ledger's mechanism.eps_per_word (None when the run claims none)."""
+    with open(ledger_path, encoding="utf-8") as f:
+        v = json.load(f)["mechanism"].get("eps_per_word")
+    return None if v is None else float(v)
+
+
 def binary_id(path):
     """'dpsanitize 0.1.0 sha256:<first 16 hex>': which build produced a row."""
     import hashlib
@@ -256,7 +272,7 @@ def run(args):
                 d.evaluate("random", None, "", seed,
                            eval_text.replace_words(d.train_lines, vocab, rng), None)
 
-    # Mechanisms: em, tem and everything on UCI first, then tg and mvl on the large data sets
+    # Mechanisms: em, tem, bem and everything on UCI first, then tg and mvl on the large data sets
     # (mvl is slow); within each, seed 0 of every data set
     # first (a run cut short still has each point once). One dpsanitize process at a time; the
     # next one runs while Python evaluates the previous.
@@ -264,7 +280,7 @@ def run(args):
     for ds, d in ctx.items():
         for i, (mech, label, seed) in enumerate(grid(args.mode, ds)):
             if not d.is_done(mech, label, seed):
-                cheap = mech in ("em", "tem") or ds in ("uci", "slice")
+                cheap = mech in ("em", "tem", "bem") or ds in ("uci", "slice")
                 todo.append((not cheap, seed, datasets.index(ds), i, ds, mech, label))
     todo.sort()
     todo = [t[1:] for t in todo]
@@ -275,8 +291,9 @@ def run(args):
         d = ctx[ds]
         eps = eps_value(label, eps_min)
         out = os.path.join(d.dir, f"{mech}-{label}-{seed}.txt")
+        # The ledger is read for the eps the run claims (bem: eps_1 + L, at most --eps).
         cmd = [args.bin, "-q", "--eps", repr(eps), "--mechanism", mech, "--seed",
-               f"utility-{seed}", "--threads", str(args.threads), "--no-ledger"]
+               f"utility-{seed}", "--threads", str(args.threads), "--ledger", out + ".ledger.json"]
         if mech == "mvl":
             cmd += ["--mvl-search", args.mvl_search]
         if args.embedding:
@@ -306,11 +323,14 @@ def run(args):
             out_lines = f.read().split("\n")[:-1]
         if len(out_lines) != len(d.train_lines):
             raise SystemExit(f"{out}: {len(out_lines)} lines, expected {len(d.train_lines)}")
+        claimed = claimed_eps(out + ".ledger.json")
         d.evaluate(mech, eps, label, seed, out_lines, elapsed,
-                   {"mvl_search": args.mvl_search if mech == "mvl" else ""})
+                   {"mvl_search": args.mvl_search if mech == "mvl" else "",
+                    "eps_claimed": "" if claimed is None else f"{claimed:.10g}"})
         d.sanitize_s += elapsed
         if not args.keep:
             os.remove(out)
+            os.remove(out + ".ledger.json")
     for ds, d in ctx.items():
         meta["datasets"][ds]["sanitize_seconds"] = round(d.sanitize_s, 1)
         meta["datasets"][ds]["eval_seconds"] = round(d.eval_s, 1)

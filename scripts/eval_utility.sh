@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Utility evaluation of dpsanitize (docs/utility.md): classifiers trained on sanitized text
-# (em, tem, tg and mvl over a grid of epsilon values), tested on clean text.
+# (em, tem, bem, tg and mvl over a grid of epsilon values), tested on clean text. bem's --eps is
+# the requested total; the CSV's eps_claimed is what each run's ledger claims (bem: eps_1 + L).
 #
-#   scripts/eval_utility.sh                 full run (about 2.5 h from scratch on 2 shared cores);
-#                                           writes docs/utility.md, docs/utility.png,
+#   scripts/eval_utility.sh                 full run (about 2.5 h from scratch on 2 shared cores,
+#                                           plus bem: 4 eps x 3 data sets, 1 seed); writes
+#                                           docs/utility.md, docs/utility.png,
 #                                           docs/utility-results.csv
 #   scripts/eval_utility.sh --quick         small subset, a few minutes; writes into --out-dir
 #                                           (default ${XDG_CACHE_HOME:-~/.cache}/dpsanitize/eval/quick)
@@ -38,7 +40,7 @@ if [ -z "$PY" ]; then
   if [ -x /usr/bin/python3 ]; then PY=/usr/bin/python3; else PY=python3; fi
 fi
 
-usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; }
 while (($#)); do
   case "$1" in
     --quick) MODE=quick ;;
@@ -137,7 +139,7 @@ import csv, os, sys
 rows = list(csv.DictReader(open(sys.argv[1])))
 want = {("clean", ""), ("clean_vocab", ""), ("random", ""), ("tg", "1.05eps_min"),
         ("tg", "1000"), ("mvl", "5"), ("mvl", "50"), ("em", "2"), ("em", "5"), ("tem", "2"),
-        ("tem", "5")}
+        ("tem", "5"), ("bem", "2.5")}
 got = {(r["condition"], r["eps_label"]) for r in rows}
 assert got == want, f"conditions {sorted(got)} != {sorted(want)}"
 assert len(rows) == 2 * len(want), f"{len(rows)} rows"
@@ -147,6 +149,14 @@ for r in rows:
         assert 0 <= v <= (1 if k != "mean_dist" else 50), (k, r)
     assert int(r["n_docs_misaligned"]) == 0, r
     assert int(r["n_words"]) > 500, r
+    # The ledger's claimed eps: none for the baselines, the requested eps for em, tem, mvl and
+    # tg (nominal), at most the requested total for bem (eps_1 + L, L >= 0).
+    if r["condition"] in ("clean", "clean_vocab", "random"):
+        assert r["eps_claimed"] == "", r
+    elif r["condition"] == "bem":
+        assert 0 < float(r["eps_claimed"]) <= float(r["eps"]) * (1 + 1e-9), r
+    else:
+        assert abs(float(r["eps_claimed"]) - float(r["eps"])) <= 1e-5 * float(r["eps"]), r
 u = {(r["condition"], r["eps_label"]): float(r["frac_unchanged"]) for r in rows}
 assert u[("clean", "")] == 1.0 and u[("clean_vocab", "")] == 1.0, u
 assert u[("random", "")] < 0.05, u
@@ -154,9 +164,12 @@ assert u[("mvl", "5")] < u[("mvl", "50")], u
 assert u[("tg", "1.05eps_min")] < 0.6, u
 for m in ("em", "tem"):  # more words kept at the larger eps; some changed at eps = 2
     assert u[(m, "2")] < u[(m, "5")] and u[(m, "2")] < 0.9, u
+# bem at a total of 2.5 keeps more words than em at 2 and changes some (not all kept).
+assert u[("em", "2")] < u[("bem", "2.5")] < 1.0, u
 md = open(sys.argv[2], encoding="utf-8").read()
-for s in ("| tg | 1.05·ε_min", "| mvl | 50 |", "| em | 2 |", "| tem | 5 |",
-          "| slice | 5 |", "tg − em"):  # results, em/tem against mvl, tg against em
+for s in ("| tg | 1.05·ε_min", "| mvl | 50 |", "| em | 2 |", "| tem | 5 |", "| bem | 2.5 |",
+          "| slice | 5 |", "tg − em", "bem − em", "| slice | 2.5 |"):
+    # results, em/tem against mvl, tg against em, bem against em
     assert s in md, f"tables: {s!r} missing"
 assert os.path.getsize(sys.argv[3]) > 10000, "plot missing"
 print(f"eval_utility --ci: OK ({len(rows)} rows)")
