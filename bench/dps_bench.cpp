@@ -32,6 +32,7 @@ int Usage() {
                "usage: dps_bench floor IN OUT [--threads N] [--embedding P]\n"
                "       dps_bench samplers WORDS [--threads N] [--eps E] [--embedding P]\n"
                "       dps_bench bem-weights [--threads N] [--eps E (eps_1)] [--iterations I] "
+               "[--corrections C] [--cone-slope S] [--cone-updates U] [--dense D] "
                "[--embedding P]\n");
   return 2;
 }
@@ -48,8 +49,12 @@ int main(int argc, char** argv) {
   std::vector<std::string> pos;
   Config c;
   double eps = 50;
-  int iterations = 300;
+  int iterations = BemWeightsOptions().iterations;
   int corrections = 0;
+  const BemWeightsOptions bem_defaults;
+  double cone_slope = bem_defaults.cone_slope;
+  int cone_updates = bem_defaults.cone_updates;
+  int dense = bem_defaults.dense_corrections;
   for (int i = 2; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--threads" && i + 1 < argc) {
@@ -58,6 +63,12 @@ int main(int argc, char** argv) {
       c.embedding = argv[++i];
     } else if (a == "--corrections" && i + 1 < argc) {
       corrections = std::atoi(argv[++i]);
+    } else if (a == "--cone-slope" && i + 1 < argc) {
+      cone_slope = std::atof(argv[++i]);
+    } else if (a == "--cone-updates" && i + 1 < argc) {
+      cone_updates = std::atoi(argv[++i]);
+    } else if (a == "--dense" && i + 1 < argc) {
+      dense = std::atoi(argv[++i]);
     } else if (a == "--iterations" && i + 1 < argc) {
       iterations = std::atoi(argv[++i]);
     } else if (a == "--eps" && i + 1 < argc) {
@@ -152,7 +163,14 @@ int main(int argc, char** argv) {
     o.threads = threads;
     o.iterations = iterations;
     o.exact_corrections = corrections;
+    o.cone_slope = cone_slope;
+    o.cone_updates = cone_updates;
+    o.dense_corrections = dense;
     const auto t0 = std::chrono::steady_clock::now();
+    // Stage times on stderr, so a slow stage shows which one it is.
+    o.progress = [t0](const std::string& stage) {
+      std::fprintf(stderr, "[%6.1f s] %s\n", Seconds(t0), stage.c_str());
+    };
     auto w = ComputeBemWeights(engine.value()->vocab->vectors(), *nb.value().source,
                                nb.value().depth, o);
     const double secs = Seconds(t0);

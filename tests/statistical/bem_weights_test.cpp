@@ -82,14 +82,36 @@ TEST(BemWeightsTest, LipschitzIsTheExactMaximumOverAllPairs) {
 }
 
 // Balancing works on the fixture: ln Z varies little and L is a small
-// fraction of eps_1 (em would pay 2 eps_1; bem pays eps_1 + L).
+// fraction of eps_1 (em would pay 2 eps_1; bem pays eps_1 + L). On these
+// 5,000 words a flat ln Z has a positive solution, so with the dense
+// corrections the solver nearly reaches it (measured: L 5.0e-5, spread
+// 8.6e-5; L 0.019 on the cheap kernel alone).
 TEST(BemWeightsTest, BalancingFlattensLogZ) {
   const Computed& c = Get();
   ASSERT_TRUE(c.ok);
   std::printf("[stat] bem fixture eps1 %.2f: L = %.4g, ln Z spread = %.4g, %d iterations\n",
               c.weights.eps1, c.weights.lipschitz, c.weights.log_z_spread, c.weights.iterations);
-  EXPECT_LT(c.weights.lipschitz, 0.25 * c.weights.eps1);
-  EXPECT_LT(c.weights.log_z_spread, 1.0);
+  EXPECT_LT(c.weights.lipschitz, 0.002 * c.weights.eps1);
+  EXPECT_LT(c.weights.log_z_spread, 0.01);
+}
+
+// The weights do not depend on the thread count (the cones are merged by
+// max, the dense passes sum each row in one order): the same bits on 1
+// thread as on 2.
+TEST(BemWeightsTest, WeightsDoNotDependOnThreads) {
+  const Computed& c = Get();
+  ASSERT_TRUE(c.ok);
+  ScanNeighborSource source(c.fx.vectors);
+  BemWeightsOptions o;
+  o.eps1 = c.weights.eps1;
+  o.threads = 1;
+  auto w = ComputeBemWeights(c.fx.vectors, source, 64, o);
+  ASSERT_TRUE(w.ok()) << w.status().message();
+  ASSERT_EQ(w.value().log_alpha.size(), c.weights.log_alpha.size());
+  for (size_t y = 0; y < c.weights.log_alpha.size(); ++y) {
+    ASSERT_EQ(w.value().log_alpha[y], c.weights.log_alpha[y]) << "word " << y;
+  }
+  EXPECT_EQ(w.value().lipschitz, c.weights.lipschitz);
 }
 
 }  // namespace

@@ -5,8 +5,10 @@
 //
 // Only L must be exact; alpha may come from anything. So the weights are
 // iterated on a cheap kernel (each word's K table neighbours exactly, the
-// rest of V estimated from a fixed sample of far words) and ln Z and L are
-// then computed once, exactly, over all |V|^2 pairs (the scan of
+// rest of V estimated from a fixed sample of far words), corrected twice by
+// a dense float pass, towards a target of ln Z that is flat except for cones
+// around the words whose weight the flat target drives to 0 (see .cpp); ln Z
+// and L are then computed once, exactly, over all |V|^2 pairs (the scan of
 // exp_mech_scan.h, bitwise the audit's), never holding more than one row of
 // distances per thread.
 #ifndef DPSANITIZE_MECHANISMS_BEM_WEIGHTS_H_
@@ -25,9 +27,17 @@ namespace dpsanitize {
 
 struct BemWeightsOptions {
   double eps1 = 1.8;          // beta of the law, > 0
-  int iterations = 300;       // symmetric Sinkhorn steps on the cheap kernel
+  int iterations = 450;       // symmetric Sinkhorn steps on the cheap kernel
   size_t far_sample = 1024;   // shared sample of far words in the cheap kernel
   int exact_corrections = 0;  // steps on the exact ln Z (a full scan each; see .cpp)
+  // Slope (ln Z per unit of distance) of the target's cones around words
+  // whose weight collapsed (0: the flat target ln Z = 0), and how many times
+  // the cones are recomputed during the iterations (see .cpp).
+  double cone_slope = 0.2;
+  int cone_updates = 8;
+  // Dense float passes over all pairs that correct the cheap kernel's error
+  // (each about half an exact scan).
+  int dense_corrections = 2;
   unsigned threads = 1;
   // Called at each stage (counts and stage names only, never words), e.g. to
   // keep a progress line alive during the minutes a 50,000-word vocabulary
