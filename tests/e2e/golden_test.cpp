@@ -105,6 +105,8 @@ const GoldenCase kCases[] = {
     {"em-jsonl", "corpus.jsonl", "3", {"--text-field", "text", "--id-field", "id"}},
     {"tem", "corpus.txt", "3", {"--mechanism", "tem"}},
     {"tem-gamma", "corpus.txt", "3", {"--mechanism", "tem", "--tem-gamma", "4"}},
+    // bem at a total eps of 3 (eps_1 and the weights solved for the fixture).
+    {"bem", "corpus.txt", "3", {"--mechanism", "bem"}},
 };
 
 INSTANTIATE_TEST_SUITE_P(Mechanisms, GoldenTest, ::testing::ValuesIn(kCases),

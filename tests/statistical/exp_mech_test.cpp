@@ -848,7 +848,9 @@ TEST(BemTest, ClaimHoldsByAnIndependentComputation) {
   std::printf("[stat] bem fixture eps %g: eps_1 %.4f, L %.3g (independent %.3g), spread %.3g\n",
               kBemEps, s->eps1, s->lipschitz, l, s->log_z_spread);
   EXPECT_LE(l, s->lipschitz);
-  EXPECT_GT(l, s->lipschitz * (1 - 1e-6)) << "the claimed L is the true one plus a margin";
+  // The claimed L is the true one plus its stated margin: x (1 + 1e-12) and
+  // + 2e-12 / d_min (d_min >= 0.5 on the fixture), so at most 1e-11 above.
+  EXPECT_GT(l, s->lipschitz * (1 - 1e-9) - 1e-11) << "the claimed L is the true one plus a margin";
   EXPECT_LE(s->eps1 + l, kBemEps);
 }
 

@@ -29,7 +29,7 @@ namespace dpsanitize {
 // an older solver is not reused (an old entry would still be *valid*, since L
 // is exact for whatever alpha it holds, but would not be what this version
 // computes).
-inline constexpr int kBemSolverVersion = 1;
+inline constexpr int kBemSolverVersion = 2;
 
 struct BemSolution {
   double requested_eps = 0;       // --eps E
@@ -46,9 +46,13 @@ struct BemSolution {
 struct BemSearchOptions {
   unsigned threads = 1;
   int max_rounds = 4;
-  // First guess of L / eps_1 (measured: 0.01 on the 5,000-word fixture, 0.19
-  // on GloVe's 50,000 words with solver version 1).
-  double initial_ratio = 0.1;
+  // First guess of L / eps_1. Measured with solver version 2: 1e-5 on the
+  // 5,000-word fixture; on GloVe's 50,000 words 3e-6 at eps_1 = 2.5 but 0.13
+  // at 1.8 and 0.31 at 1.0 (words at the centre of the vocabulary that no
+  // positive alpha balances, docs/mechanism.md). A small guess makes one round
+  // enough wherever L is small; elsewhere the second round uses the measured
+  // ratio.
+  double initial_ratio = 0.005;
   std::function<void(const std::string& stage)> progress;  // may be empty
 };
 
