@@ -65,8 +65,8 @@ TEST_F(BemTest, CalibrateReportsTheDerivedGuarantee) {
 TEST_F(BemTest, RunClaimsWhatCalibrateDerived) {
   const nlohmann::json c = Calibrate("3");
   dir_.Write("in.txt", RepeatSample(5));
-  const RunResult r = Run(
-      {"--mechanism", "bem", "--embedding", Embedding(), "--eps", "3", "in.txt", "out.txt"});
+  const RunResult r =
+      Run({"--mechanism", "bem", "--embedding", Embedding(), "--eps", "3", "in.txt", "out.txt"});
   ASSERT_EQ(r.exit_code, 0) << r.Describe();
   EXPECT_THAT(WithoutEffectLine(r.err), IsEmpty());
   // The effect line's hint repeats the --eps given (which keys the cache),
