@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Reproduces docs/privacy-audit.md: `dpsanitize audit` of em and tem (eps 1, 2,
-# 3, 5), tg (eps 50, 100, 500) and mvl (eps 5, 10, 20) on the default
+# 3, 5), bem (total eps 2, 2.5, 3: its weights are computed first, minutes
+# each, unless cached), tg (eps 50, 100, 500) and mvl (eps 5, 10, 20) on the default
 # embedding, seed 1. Writes the JSON reports, their run times and a markdown
 # summary (the tables of the doc) to OUTDIR (default build/audit) and the plots
 # to docs/privacy-audit-MECH-epsE.png. Needs gnuplot (Debian: gnuplot-nox).
@@ -14,13 +15,14 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 BIN="${DPSANITIZE_BIN:-$ROOT/build/apps/dpsanitize/dpsanitize}"
 OUT="${1:-$ROOT/build/audit}"
-MECHANISMS="${AUDIT_MECHANISMS:-em tem tg mvl}"
+MECHANISMS="${AUDIT_MECHANISMS:-em tem bem tg mvl}"
 mkdir -p "$OUT"
 touch "$OUT/times.txt"
 
 eps_values() {
   case "$1" in
     em | tem) echo "1 2 3 5" ;;
+    bem) echo "2 2.5 3" ;;
     tg) echo "50 100 500" ;;
     mvl) echo "5 10 20" ;;
     *)
