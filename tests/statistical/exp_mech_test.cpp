@@ -797,13 +797,30 @@ TEST(ExpMechSamplerTest, HugeBetaReturnsTheWordAndOneWordVocabulary) {
 
 constexpr double kBemEps = 2.5;
 
+// The 2,000 most frequent fixture words: the solve is quadratic, and each
+// test runs in its own process (about 50 s for the whole fixture under ASan).
+VectorSet BemVectors() {
+  const VectorSet& all = GetFixture().vectors;
+  return {all.data, std::min<size_t>(2000, all.n), all.dim};
+}
+
+// Tail bounds of BemVectors() (64 clusters), for the clustered tail.
+const TailBounds* BemBounds() {
+  static const OwnedTailBounds* bounds = [] {
+    auto b = ComputeTailBounds(BemVectors(), 64, 2);
+    return b.ok() ? new OwnedTailBounds(std::move(b).value()) : nullptr;
+  }();
+  static const TailBounds view = bounds ? bounds->view() : TailBounds{};
+  return bounds ? &view : nullptr;
+}
+
 const BemSolution* FixtureBem() {
   static const BemSolution* solution = [] {
-    const Fixture& fx = GetFixture();
-    CachingScanSource source(fx.vectors);
+    const VectorSet v = BemVectors();
+    CachingScanSource source(v);
     BemSearchOptions o;
     o.threads = 2;
-    auto s = SolveBem(fx.vectors, source, 64, kBemEps, o);
+    auto s = SolveBem(v, source, 64, kBemEps, o);
     EXPECT_TRUE(s.ok()) << s.status().message();
     return s.ok() ? new BemSolution(std::move(s).value()) : nullptr;
   }();
@@ -825,7 +842,7 @@ TEST(BemTest, ClaimHoldsByAnIndependentComputation) {
   ASSERT_NE(fx.vocab, nullptr);
   const BemSolution* s = FixtureBem();
   ASSERT_NE(s, nullptr);
-  const VectorSet& v = fx.vectors;
+  const VectorSet v = BemVectors();
   ASSERT_EQ(s->log_alpha.size(), v.n);
   EXPECT_LE(s->eps(), kBemEps);
   EXPECT_GT(s->eps1, 0.8 * kBemEps) << "L should be small on the fixture";
@@ -859,7 +876,7 @@ TEST(BemTest, OutputFrequenciesMatchExactLawIncludingSmallestAlpha) {
   ASSERT_NE(fx.vocab, nullptr);
   const BemSolution* s = FixtureBem();
   ASSERT_NE(s, nullptr);
-  const VectorSet& v = fx.vectors;
+  const VectorSet v = BemVectors();
   ExpMechParams p;
   p.beta = s->eps1;
   p.log_alpha = s->log_alpha.data();
@@ -870,7 +887,7 @@ TEST(BemTest, OutputFrequenciesMatchExactLawIncludingSmallestAlpha) {
   // Head 64 with one envelope and with the clustered tail, and head 4 with
   // the clustered tail (most outputs through the tail's rejection; with one
   // envelope that takes ~500 rounds per draw for the densest words).
-  const TailBounds* clustered = FixtureBounds();
+  const TailBounds* clustered = BemBounds();
   ASSERT_NE(clustered, nullptr);
   struct Variant {
     size_t head;
@@ -902,7 +919,7 @@ TEST(BemTest, UnweightedLawIsRejected) {
   ASSERT_NE(fx.vocab, nullptr);
   const BemSolution* s = FixtureBem();
   ASSERT_NE(s, nullptr);
-  const VectorSet& v = fx.vectors;
+  const VectorSet v = BemVectors();
   ExpMechParams p;
   p.beta = s->eps1;
   p.log_alpha = s->log_alpha.data();
