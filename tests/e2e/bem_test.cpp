@@ -28,10 +28,11 @@ class BemTest : public E2eTest {
     return RunBinary(args, o);
   }
   nlohmann::json Calibrate(const std::string& eps, const std::string& cache_home = "",
-                           std::string* err = nullptr) {
-    const RunResult r = Run({"calibrate", "--mechanism", "bem", "--eps", eps, "--embedding",
-                             Embedding(), "--json", "--effect-words", "200"},
-                            cache_home);
+                           std::string* err = nullptr, std::vector<std::string> more = {}) {
+    std::vector<std::string> args{"calibrate",   "--mechanism", "bem",    "--eps",          eps,
+                                  "--embedding", Embedding(),   "--json", "--effect-words", "200"};
+    args.insert(args.end(), more.begin(), more.end());
+    const RunResult r = Run(args, cache_home);
     EXPECT_EQ(r.exit_code, 0) << r.Describe();
     if (err != nullptr) *err = r.err;
     nlohmann::json j;
@@ -115,7 +116,9 @@ TEST_F(BemTest, WeightsOutIsAUsageErrorForMechanismsWithoutWeights) {
 
 TEST_F(BemTest, CorruptCacheIsRecomputedWithAWarning) {
   TempDir cache;
-  const nlohmann::json first = Calibrate("2.5", cache.path());
+  // 1,000 words: this test computes the weights twice in a private cache.
+  const std::vector<std::string> small{"--vocab-size", "1000"};
+  const nlohmann::json first = Calibrate("2.5", cache.path(), nullptr, small);
   std::vector<std::string> entries;
   for (const auto& e : std::filesystem::directory_iterator(cache.File("dpsanitize/calibration"))) {
     entries.push_back(e.path().string());
@@ -127,12 +130,12 @@ TEST_F(BemTest, CorruptCacheIsRecomputedWithAWarning) {
   cache.Write("dpsanitize/calibration/" + std::filesystem::path(entries[0]).filename().string(),
               data);
   std::string err;
-  const nlohmann::json second = Calibrate("2.5", cache.path(), &err);
+  const nlohmann::json second = Calibrate("2.5", cache.path(), &err, small);
   EXPECT_THAT(err, HasSubstr("checksum mismatch"));
   EXPECT_THAT(err, HasSubstr("recomputing"));
   EXPECT_EQ(second["eps"], first["eps"]) << "recomputed: the same weights";
   // The recomputed entry replaced the corrupt one.
-  const nlohmann::json third = Calibrate("2.5", cache.path(), &err);
+  const nlohmann::json third = Calibrate("2.5", cache.path(), &err, small);
   EXPECT_THAT(err, IsEmpty());
   EXPECT_EQ(third["eps"], first["eps"]);
 }
@@ -142,9 +145,10 @@ TEST_F(BemTest, CorruptCacheIsRecomputedWithAWarning) {
 TEST_F(BemTest, ProgressShowsTheWeightStages) {
   TempDir cache;
   dir_.Write("in.txt", RepeatSample(2));
-  const RunResult r = Run({"--mechanism", "bem", "--embedding", Embedding(), "--eps", "2.5",
-                           "--progress", "--no-ledger", "in.txt", "out.txt"},
-                          cache.path());
+  const RunResult r =
+      Run({"--mechanism", "bem", "--embedding", Embedding(), "--eps", "2.5", "--vocab-size", "1000",
+           "--progress", "--no-ledger", "in.txt", "out.txt"},
+          cache.path());
   ASSERT_EQ(r.exit_code, 0) << r.Describe();
   EXPECT_THAT(r.err, HasSubstr("dpsanitize: calibrating bem: round 1, eps_1 = "));
   EXPECT_THAT(r.err, HasSubstr("exact L over all pairs"));
