@@ -106,9 +106,9 @@ TEST(BemWeightsTest, BalancingFlattensLogZ) {
 TEST(BemWeightsTest, WeightsDoNotDependOnThreads) {
   const Computed& c = Get();
   ASSERT_TRUE(c.ok);
-  // The 1,500 most frequent words: two quick solves instead of two of the
+  // The 800 most frequent words: two quick solves instead of two of the
   // whole fixture (the sums' order, not the size, is what is tested).
-  const VectorSet v{c.fx.vectors.data, 1500, c.fx.vectors.dim};
+  const VectorSet v{c.fx.vectors.data, 800, c.fx.vectors.dim};
   ScanNeighborSource source(v);
   BemWeightsOptions o;
   o.eps1 = 1.8;
