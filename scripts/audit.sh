@@ -61,6 +61,21 @@ def load(name):
     path = os.path.join(out, name + ".json")
     return json.load(open(path)) if os.path.exists(path) else None
 
+def print_deciles(mech, rows):
+    """Exact laws: P[M(w) = w] / E[d] / E[rank] by density decile, one column per eps."""
+    print(f"Utility ({mech}), P[M(w) = w] / E[d(w, M(w))] / E[rank] by density decile:\n")
+    print("| decile | NN distance | " + " | ".join(f"ε = {eps}" for eps, _ in rows) + " |")
+    print("|---|---|" + "---|" * len(rows))
+    for i, u in enumerate(rows[0][1]["utility_by_density_decile"]):
+        cells = []
+        for _, r in rows:
+            v = r["utility_by_density_decile"][i]
+            cells.append(f"{v['p_unchanged']:.3f} / {v['mean_output_distance']:.2f} / "
+                         f"{v['mean_output_rank']:.0f}")
+        print(f"| {u['decile']} | {u['nn_distance'][0]:.2f}–{u['nn_distance'][1]:.2f} | " +
+              " | ".join(cells) + " |")
+    print()
+
 # em and tem: exact laws. One row per eps: the largest loss / eps per pair
 # category, the pairs above eps (must be 0), the run time.
 CATS = ("nearest", "random", "distant", "dense", "sparse", "all")
@@ -81,18 +96,7 @@ for mech in ("em", "tem"):
               f" | {allc['median_worst_lower'] / eps:.4f} | {allc['exceeding_eps']} of {allc['pairs']} | "
               f"{r['seconds']['total']:.0f} s | {float(times.get(f'{mech}-eps{eps}', 'nan')):.0f} s |")
     print()
-    print(f"Utility ({mech}), P[M(w) = w] / E[d(w, M(w))] / E[rank] by density decile:\n")
-    print("| decile | NN distance | " + " | ".join(f"ε = {eps}" for eps, _ in rows) + " |")
-    print("|---|---|" + "---|" * len(rows))
-    for i, u in enumerate(rows[0][1]["utility_by_density_decile"]):
-        cells = []
-        for _, r in rows:
-            v = r["utility_by_density_decile"][i]
-            cells.append(f"{v['p_unchanged']:.3f} / {v['mean_output_distance']:.2f} / "
-                         f"{v['mean_output_rank']:.0f}")
-        print(f"| {u['decile']} | {u['nn_distance'][0]:.2f}–{u['nn_distance'][1]:.2f} | " +
-              " | ".join(cells) + " |")
-    print()
+    print_deciles(mech, rows)
 
 # bem: exact laws too, but the claimed eps is derived (eps_1 + L <= the
 # requested total), so losses are divided by the claim; the audit recomputes L
@@ -114,18 +118,7 @@ if rows:
               f"{lz['recomputed']:.3g} | {'yes' if lz['holds'] else 'NO'} | " + " | ".join(cells) +
               f" | {allc['exceeding_eps']} of {allc['pairs']} | {r['seconds']['total']:.0f} s |")
     print()
-    print("Utility (bem), P[M(w) = w] / E[d(w, M(w))] / E[rank] by density decile:\n")
-    print("| decile | NN distance | " + " | ".join(f"ε = {eps}" for eps, _ in rows) + " |")
-    print("|---|---|" + "---|" * len(rows))
-    for i, u in enumerate(rows[0][1]["utility_by_density_decile"]):
-        cells = []
-        for _, r in rows:
-            v = r["utility_by_density_decile"][i]
-            cells.append(f"{v['p_unchanged']:.3f} / {v['mean_output_distance']:.2f} / "
-                         f"{v['mean_output_rank']:.0f}")
-        print(f"| {u['decile']} | {u['nn_distance'][0]:.2f}–{u['nn_distance'][1]:.2f} | " +
-              " | ".join(cells) + " |")
-    print()
+    print_deciles("bem", rows)
 
 for mech, epss in (("tg", (50, 100, 500)), ("mvl", (5, 10, 20))):
     for eps in epss:

@@ -827,6 +827,14 @@ const BemSolution* FixtureBem() {
   return solution;
 }
 
+// bem's law for a solution: beta = eps_1, its weights.
+ExpMechParams BemParams(const BemSolution& s) {
+  ExpMechParams p;
+  p.beta = s.eps1;
+  p.log_alpha = s.log_alpha.data();
+  return p;
+}
+
 // The ids of the n words with the smallest alpha (the densest regions).
 std::vector<WordId> SmallestAlpha(const BemSolution& s, size_t n) {
   std::vector<WordId> ids(s.log_alpha.size());
@@ -850,9 +858,7 @@ TEST(BemTest, ClaimHoldsByAnIndependentComputation) {
   // ln Z(w) by ExpMechLogZ (a per-word scan, not the solver's), then L by a
   // plain loop over every pair with Distance(): nothing shared with
   // ExactLipschitz but the distance function.
-  ExpMechParams p;
-  p.beta = s->eps1;
-  p.log_alpha = s->log_alpha.data();
+  const ExpMechParams p = BemParams(*s);
   std::vector<double> log_z(v.n);
   for (size_t w = 0; w < v.n; ++w) log_z[w] = ExpMechLogZ(v, static_cast<WordId>(w), p);
   double l = 0;
@@ -877,9 +883,7 @@ TEST(BemTest, OutputFrequenciesMatchExactLawIncludingSmallestAlpha) {
   const BemSolution* s = FixtureBem();
   ASSERT_NE(s, nullptr);
   const VectorSet v = BemVectors();
-  ExpMechParams p;
-  p.beta = s->eps1;
-  p.log_alpha = s->log_alpha.data();
+  const ExpMechParams p = BemParams(*s);
   CachingScanSource source(v);
   std::vector<WordId> words = SmallestAlpha(*s, 3);
   words.push_back(FixtureWord(fx, "the"));
@@ -896,18 +900,14 @@ TEST(BemTest, OutputFrequenciesMatchExactLawIncludingSmallestAlpha) {
   for (const WordId w : words) {
     for (const Variant& var :
          {Variant{64, nullptr}, Variant{64, clustered}, Variant{4, clustered}}) {
-      const size_t head = var.head;
-      const TailBounds* bounds = var.bounds;
-      {
-        double rounds = 0;
-        const std::vector<double> obs =
-            DrawCounts(v, source, p, head, w, kDraws, 5000 + w, &rounds, bounds);
-        const ChiSquareResult r = ChiSquareTest(obs, ExpectedCounts(v, w, p, kDraws));
-        std::printf("[stat] bem word %u (ln alpha %.3f) head %zu%s: P[w] = %.4f, %.2f rounds, %s\n",
-                    w, s->log_alpha[w], head, bounds ? " clustered" : "", obs[w] / kDraws, rounds,
-                    Describe(r).c_str());
-        EXPECT_GT(r.p, kAlpha) << "word " << w << " head " << head << " " << Describe(r);
-      }
+      double rounds = 0;
+      const std::vector<double> obs =
+          DrawCounts(v, source, p, var.head, w, kDraws, 5000 + w, &rounds, var.bounds);
+      const ChiSquareResult r = ChiSquareTest(obs, ExpectedCounts(v, w, p, kDraws));
+      std::printf("[stat] bem word %u (ln alpha %.3f) head %zu%s: P[w] = %.4f, %.2f rounds, %s\n",
+                  w, s->log_alpha[w], var.head, var.bounds ? " clustered" : "", obs[w] / kDraws,
+                  rounds, Describe(r).c_str());
+      EXPECT_GT(r.p, kAlpha) << "word " << w << " head " << var.head << " " << Describe(r);
     }
   }
 }
@@ -920,9 +920,7 @@ TEST(BemTest, UnweightedLawIsRejected) {
   const BemSolution* s = FixtureBem();
   ASSERT_NE(s, nullptr);
   const VectorSet v = BemVectors();
-  ExpMechParams p;
-  p.beta = s->eps1;
-  p.log_alpha = s->log_alpha.data();
+  const ExpMechParams p = BemParams(*s);
   CachingScanSource source(v);
   const WordId w = SmallestAlpha(*s, 1)[0];
   const std::vector<double> obs = DrawCounts(v, source, p, 64, w, kDraws, 6000);
