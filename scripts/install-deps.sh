@@ -14,6 +14,7 @@ PACKAGES=(
   python3 python3-numpy bc               # scripts/bench.sh: corpus, Python reference, arithmetic
   python3-sklearn python3-matplotlib     # scripts/eval_utility.sh (and its CI-sized test)
   gnuplot-nox                            # dpsanitize audit --plot
+  clang libfuzzer-14-dev                 # scripts/fuzz.sh (libFuzzer with clang 14)
 )
 
 missing=()

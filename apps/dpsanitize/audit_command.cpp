@@ -42,6 +42,7 @@ int RunAuditCommand(int argc, char** argv) {
   bool json = false;
   bool quiet = false;
   app.add_option("--eps", c.eps, "Claimed metric-DP epsilon per unit of embedding distance")
+      ->check(Decimal())
       ->required();
   AddMechanismFlags(app, &mechanism, /*with_options=*/false);
   app.add_option("--pairs", opt.pairs, "Word pairs to audit [200; 10 for Monte Carlo laws (mvl)]")
@@ -60,7 +61,9 @@ int RunAuditCommand(int argc, char** argv) {
                  "Extra words per density decile for the utility figures [10; 1 for Monte Carlo "
                  "laws]")
       ->check(CLI::Range(size_t{1}, size_t{100000}));
-  app.add_option("--threads", opt.threads, "Worker threads (0: all cores)")->capture_default_str();
+  app.add_option("--threads", opt.threads, "Worker threads (0: all cores)")
+      ->check(Count())
+      ->capture_default_str();
   app.add_flag("--json", json, "Print the report as JSON");
   app.add_option("--plot", plot,
                  "Draw loss against distance with the claimed eps (FILE.png or FILE.svg; "

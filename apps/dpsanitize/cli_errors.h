@@ -14,7 +14,8 @@ namespace dpsanitize {
 // A library Status: the message on one line, exit code per ExitCodeFor.
 // A broken pipe on stdout means the reader went away: not an error.
 inline int Fail(const Status& s) {
-  if (s.code() == StatusCode::kBrokenPipe) return 0;
+  // Callers may pass a call's Status straight through (`return Fail(Merge(...))`).
+  if (s.ok() || s.code() == StatusCode::kBrokenPipe) return 0;
   std::fprintf(stderr, "dpsanitize: %s\n", s.message().c_str());
   return ExitCodeFor(s);
 }

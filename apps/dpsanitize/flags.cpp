@@ -1,9 +1,46 @@
 #include "flags.h"
 
+#include <cctype>
+#include <charconv>
+#include <regex>
+
 #include "dpsanitize/mechanisms/registry.h"
 #include "dpsanitize/pipeline/engine.h"
 
 namespace dpsanitize {
+
+CLI::Validator Decimal() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        static const std::regex decimal_pattern(
+            R"([+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?)");
+        std::string lower;
+        for (char ch : text)
+          lower += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+        if (std::regex_match(text, decimal_pattern) || lower == "inf" || lower == "infinity" ||
+            lower == "nan") {
+          return "";
+        }
+        return text + ": not a decimal number";
+      },
+      "DECIMAL");
+}
+
+CLI::Validator Count() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        const bool digits =
+            !text.empty() && text.find_first_not_of("0123456789") == std::string::npos;
+        if (!digits) return text + ": not a non-negative whole number";
+        uint64_t v = 0;
+        const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+        if (ec != std::errc() || end != text.data() + text.size()) {
+          return text + ": too large (at most 18446744073709551615)";
+        }
+        return "";
+      },
+      "COUNT");
+}
 
 void AddEmbeddingFlags(CLI::App& app, Config* c) {
   app.add_option("--embedding", c->embedding,
@@ -11,6 +48,7 @@ void AddEmbeddingFlags(CLI::App& app, Config* c) {
                      DefaultEmbeddingPath());
   app.add_option("--vocab-size", c->vocab_size,
                  "Perturbation vocabulary: the N most frequent usable words")
+      ->check(Count())
       ->capture_default_str();
 }
 
@@ -47,7 +85,8 @@ void SanitizeFlags::Add(CLI::App& app) {
   app.add_option("IN", c.input, "Input text, UTF-8, one document per line ('-': stdin)")
       ->required();
   app.add_option("OUT", c.output, "Output path, written atomically ('-': stdout)")->required();
-  app.add_option("--eps", c.eps, "Metric-DP epsilon per unit of embedding distance (required)");
+  app.add_option("--eps", c.eps, "Metric-DP epsilon per unit of embedding distance (required)")
+      ->check(Decimal());
   AddMechanismFlags(app, &mechanism, /*with_options=*/true);
   AddEmbeddingFlags(app, &c);
   app.add_option("--seed", c.seed,
@@ -55,8 +94,11 @@ void SanitizeFlags::Add(CLI::App& app) {
   app.add_option("--key-file", c.key_file,
                  "Secret key file (>= 32 bytes): same key and input give the same output");
   app.add_option("--first-doc-id", c.first_doc_id, "Id of the first document (for shards)")
+      ->check(Count())
       ->capture_default_str();
-  app.add_option("--threads", c.threads, "Worker threads (0: all cores)")->capture_default_str();
+  app.add_option("--threads", c.threads, "Worker threads (0: all cores)")
+      ->check(Count())
+      ->capture_default_str();
   app.add_option("--oov", oov, "Out-of-vocabulary words: mask, keep (no guarantee) or drop")
       ->check(CLI::IsMember({"mask", "keep", "drop"}))
       ->capture_default_str();
@@ -64,9 +106,12 @@ void SanitizeFlags::Add(CLI::App& app) {
   app.add_option("--case", case_mode, "preserve (case pattern of the input word) or lower")
       ->check(CLI::IsMember({"preserve", "lower"}))
       ->capture_default_str();
-  app.add_option("--max-line", c.max_line, "Longest accepted line in bytes")->capture_default_str();
+  app.add_option("--max-line", c.max_line, "Longest accepted line in bytes")
+      ->check(Count())
+      ->capture_default_str();
   app.add_option("--neighbor-depth", c.neighbor_depth,
                  "Neighbours cached per word; deeper draws scan exactly")
+      ->check(Count())
       ->capture_default_str();
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off [warn]")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
@@ -89,6 +134,32 @@ void SanitizeFlags::Add(CLI::App& app) {
   app.add_option("--ledger", c.ledger, "Privacy ledger path [OUT.ledger.json]");
   app.add_flag("--no-ledger", c.no_ledger, "Write no privacy ledger");
   app.add_flag("--progress", progress, "Show progress on stderr even when it is not a terminal");
+  app.add_option("--shard", shard,
+                 "I/N: process only the I-th of N parts of IN (0 <= I < N), split at document "
+                 "boundaries; concatenated in order, the N outputs are the whole run's");
+  app.add_flag("--skip-done", c.skip_done,
+               "If OUT and its ledger exist and match this job (settings, shard, SHA-256), exit 0 "
+               "without redoing it");
+}
+
+Status ParseShard(const std::string& text, uint64_t* index, uint64_t* count) {
+  const size_t slash = text.find('/');
+  const auto digits = [](const std::string& s) {
+    return !s.empty() && s.size() <= 18 && s.find_first_not_of("0123456789") == std::string::npos;
+  };
+  const std::string i = slash == std::string::npos ? "" : text.substr(0, slash);
+  const std::string n = slash == std::string::npos ? "" : text.substr(slash + 1);
+  if (!digits(i) || !digits(n)) {
+    return UsageError("--shard {}: expected I/N with whole numbers 0 <= I < N", text);
+  }
+  *index = std::stoull(i);
+  *count = std::stoull(n);
+  if (*count == 0) return UsageError("--shard {}: N must be at least 1", text);
+  if (*count > 1000000) return UsageError("--shard {}: N must be at most 1000000", text);
+  if (*index >= *count) {
+    return UsageError("--shard {}: I must be below N (shards are numbered 0 to N-1)", text);
+  }
+  return Status::Ok();
 }
 
 Config SanitizeFlags::Apply() const {

@@ -12,6 +12,13 @@
 
 namespace dpsanitize {
 
+// Validators run on the option's text before CLI11 converts it, which would
+// otherwise read "0x50" as 80 and wrap "-5" or 2^64 into an unsigned value.
+// Decimal(): a decimal number (digits, point, exponent; inf and nan pass to
+// the library's own message). Count(): digits only, at most 2^64 - 1.
+CLI::Validator Decimal();
+CLI::Validator Count();
+
 // --embedding and --vocab-size.
 void AddEmbeddingFlags(CLI::App& app, Config* c);
 
@@ -33,10 +40,14 @@ struct SanitizeFlags {
   MechanismFlags mechanism;
   std::string oov = "mask", case_mode = "preserve", format = "auto", doc = "line", bad = "error";
   std::string log_level;
+  std::string shard;
   bool progress = false;
   void Add(CLI::App& app);
   Config Apply() const;
 };
+
+// --shard I/N: 0 <= I < N, both decimal; an error names the value.
+Status ParseShard(const std::string& text, uint64_t* index, uint64_t* count);
 
 // The "Mechanisms:" block of --help, from the registry.
 std::string MechanismsHelp();

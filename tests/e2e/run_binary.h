@@ -371,11 +371,29 @@ class E2eTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     suite_dir_ = std::make_unique<TempDir>();
-    const std::string path = suite_dir_->File("fixture.dpsemb");
-    const RunResult r = RunBinary({"prepare", "-q", FixtureVecPath(), path});
-    ASSERT_EQ(r.exit_code, 0) << "prepare of the fixture failed: " << r.Describe();
-    ASSERT_TRUE(Exists(path));
-    embedding_ = path;
+    // ctest runs every test in its own process, so a per-process prepare
+    // cost 2.7 s per test (far more under ASan): the prepared fixture is
+    // shared through the build's test cache, named after the binary's size
+    // and time so that a rebuilt binary prepares it afresh, and written by
+    // rename so that concurrent tests never see half a file. Tests only read
+    // it (the ones that corrupt an embedding prepare their own copy).
+    struct stat bin {};
+    ASSERT_EQ(::stat(BinaryPath(), &bin), 0);
+    // The file keeps its name (ledgers and messages show "fixture.dpsemb").
+    const std::string folder = std::string(DPS_TEST_CACHE) + "/fixture-" +
+                               std::to_string(bin.st_size) + "-" + std::to_string(bin.st_mtime);
+    const std::string shared = folder + "/fixture.dpsemb";
+    if (!Exists(shared)) {
+      std::filesystem::create_directories(folder);
+      const std::string path = suite_dir_->File("fixture.dpsemb");
+      const RunResult r = RunBinary({"prepare", "-q", FixtureVecPath(), path});
+      ASSERT_EQ(r.exit_code, 0) << "prepare of the fixture failed: " << r.Describe();
+      ASSERT_TRUE(Exists(path));
+      const std::string temp = shared + ".tmp" + std::to_string(::getpid());
+      std::filesystem::copy_file(path, temp, std::filesystem::copy_options::overwrite_existing);
+      ASSERT_EQ(::rename(temp.c_str(), shared.c_str()), 0) << std::strerror(errno);
+    }
+    embedding_ = shared;
   }
   static void TearDownTestSuite() {
     suite_dir_.reset();

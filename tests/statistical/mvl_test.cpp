@@ -215,6 +215,72 @@ TEST(MvlMechanismTest, TinyEpsilonSpreadsOutputsEvenly) {
   }
 }
 
+// What FAISS's flat L2 search computes: ||z||^2 + ||v||^2 - 2 z.v in float.
+class FloatExpansionFinder : public NearestWordFinder {
+ public:
+  explicit FloatExpansionFinder(VectorSet v) : v_(v) {}
+  void FindNearest(const float* queries, size_t n, WordId* out) const override {
+    for (size_t q = 0; q < n; ++q) {
+      const float* z = queries + q * v_.dim;
+      float zz = 0;
+      for (uint32_t d = 0; d < v_.dim; ++d) zz += z[d] * z[d];
+      float best = std::numeric_limits<float>::infinity();
+      WordId best_id = 0;
+      for (size_t w = 0; w < v_.n; ++w) {
+        float vv = 0, zv = 0;
+        for (uint32_t d = 0; d < v_.dim; ++d) {
+          vv += v_.row(w)[d] * v_.row(w)[d];
+          zv += z[d] * v_.row(w)[d];
+        }
+        const float s = zz + vv - 2 * zv;
+        if (s < best) {
+          best = s;
+          best_id = static_cast<WordId>(w);
+        }
+      }
+      out[q] = best_id;
+    }
+  }
+
+ private:
+  VectorSet v_;
+};
+
+// Issue 15, defect 11: at eps 1e-8 (r ~ 2e8 here) a float search sees the
+// same ||z - v||^2 for every word and returned the first one for every
+// draw. The mechanism maps such draws by its double scan instead, so the
+// four outer words still come out a quarter of the time each.
+TEST(MvlMechanismTest, TinyEpsilonWithAFloatSearchStillSpreads) {
+  const VectorSet v{kWords2d, kNumWords, 2};
+  FloatExpansionFinder finder(v);
+  MvlMechanism mech(1e-8, v, finder);
+  constexpr int kDraws = 20000;
+  const std::vector<double> counts = OutputCounts(mech, 4, kDraws, 40);
+  double stat = 0;
+  for (size_t o = 0; o < 4; ++o) {
+    const double e = kDraws / 4.0;
+    stat += (counts[o] - e) * (counts[o] - e) / e;
+  }
+  const double p = boost::math::cdf(boost::math::complement(boost::math::chi_squared(3), stat));
+  std::printf("[stat] mvl eps 1e-8, float search: outputs %.0f %.0f %.0f %.0f %.0f, p = %.4f\n",
+              counts[0], counts[1], counts[2], counts[3], counts[4], p);
+  EXPECT_GT(p, kAlpha) << "chi2 = " << stat;
+  // The scan and an exact double search agree where both apply.
+  BruteForceFinder exact(v);
+  MvlStableScan scan(v);
+  const float phi[2] = {0.3f, -0.2f};
+  for (int i = 0; i < 200; ++i) {
+    const double angle = 0.1 + 0.031 * i;
+    const double dir[2] = {std::cos(angle), std::sin(angle)};
+    const double r = 100.0 + 7.0 * i;
+    const float z[2] = {static_cast<float>(phi[0] + r * dir[0]),
+                        static_cast<float>(phi[1] + r * dir[1])};
+    WordId expected;
+    exact.FindNearest(z, 1, &expected);
+    EXPECT_EQ(scan.Nearest(phi, dir, r), expected) << "draw " << i;
+  }
+}
+
 TEST(MvlMechanismTest, EmpiricalLossWithinEpsilon) {
   // Metric DP: P[M(w) = y] <= e^{eps d(w, w')} P[M(w') = y] for every y. With
   // eps = 1 and w = (1, 0), w' = (0, 0) at distance 1: check each output's

@@ -40,6 +40,25 @@ Status Validate(const Config& c) {
     return UsageError("--first-doc-id {}: must be below 2^62", c.first_doc_id);
   }
   if (c.threads > 1024) return UsageError("--threads {}: at most 1024", c.threads);
+  if (c.shard_count > 0) {
+    if (c.input == "-") {
+      return UsageError("--shard {}: needs an input file to seek in, not standard input",
+                        c.shard_text);
+    }
+    if (ResolvedFormat(c) == InputFormat::kText && c.doc_mode == DocMode::kFile) {
+      return UsageError("--shard {}: --doc file makes the whole input one document", c.shard_text);
+    }
+    if (c.output == "-") {
+      return UsageError("--shard {}: each shard needs its own output file, not standard output",
+                        c.shard_text);
+    }
+  }
+  if (c.skip_done && c.output == "-") {
+    return UsageError("--skip-done: needs an output file to recognise a finished run");
+  }
+  if (c.skip_done && c.no_ledger) {
+    return UsageError("--skip-done: a finished run is recognised by its ledger; drop --no-ledger");
+  }
   if (c.neighbor_depth == 0) return UsageError("--neighbor-depth 0: must be at least 1");
   if (c.oov == OovPolicy::kMask && c.oov_token.find('\n') != std::string::npos) {
     return UsageError("--oov-token: must not contain a newline");

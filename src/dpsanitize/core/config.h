@@ -36,7 +36,13 @@ struct Config {
   std::optional<std::string> seed;      // reproducible noise; no guarantee
   std::optional<std::string> key_file;  // secret key file; consistent noise
   uint64_t first_doc_id = 0;            // id of the first document (shards)
-  unsigned threads = 0;                 // worker threads; 0 = all cores
+  // --shard I/N: the I-th of N contiguous parts of a seekable input, split at
+  // document boundaries; shard_count 0 means the whole input. `shard_text` is
+  // the value as given, for messages.
+  uint64_t shard_index = 0, shard_count = 0;
+  std::string shard_text;
+  bool skip_done = false;  // --skip-done: a finished shard (OUT + matching ledger) is not redone
+  unsigned threads = 0;    // worker threads; 0 = all cores
   OovPolicy oov = OovPolicy::kMask;
   std::string oov_token = "<unk>";  // placeholder for --oov mask
   CaseMode case_mode = CaseMode::kPreserve;

@@ -17,6 +17,10 @@
 // The header checksum (BLAKE2b-64 over the header and the stats records) is
 // checked on every open; the content SHA-256 is computed once by `prepare`
 // and identifies the embedding in the ledger without re-hashing per run.
+// Every offset, id and size read from the file is bounds-checked at open
+// (O(entries), no hashing; about 17 ms for the default file), so a damaged
+// or crafted file is an error, never a read outside the mapping; only
+// VerifyStoredContent (`dpsanitize verify`) reads every byte.
 #include "dpsanitize/embed/embedding.h"
 
 #include <fcntl.h>
@@ -26,11 +30,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <limits>
 #include <unordered_map>
 
 #include "dpsanitize/core/strings.h"
@@ -158,17 +164,249 @@ class OwnedEmbedding : public Embedding {
   std::vector<uint8_t> flag_store_;
 };
 
+// True when [offset, offset + count * elem) lies inside [0, limit); *end is
+// its end. A corrupt or crafted header can hold any 64-bit values, so every
+// product and sum is checked for wrapping before it is compared.
+bool Fits(uint64_t offset, uint64_t count, uint64_t elem, uint64_t limit, uint64_t* end) {
+  uint64_t bytes = 0, e = 0;
+  if (__builtin_mul_overflow(count, elem, &bytes) || __builtin_add_overflow(offset, bytes, &e) ||
+      e > limit) {
+    return false;
+  }
+  *end = e;
+  return true;
+}
+
+// The one message of a structural check that fails: which file, which
+// section, what is wrong (indices only, never a word), and the remedy.
+template <typename... Args>
+Status Corrupt(const std::string& path, fmt::format_string<Args...> f, Args&&... args) {
+  return DataError("{}: corrupt prepared embedding: {}; prepare it again", path,
+                   fmt::format(f, std::forward<Args>(args)...));
+}
+
+// Floats whose exponent bits are all ones are inf or NaN. A bit test rather
+// than std::isfinite, so the loop over millions of values vectorizes.
+bool AllFinite(const float* v, size_t n) {
+  uint32_t bad = 0;
+  for (size_t i = 0; i < n; ++i) {
+    uint32_t bits;
+    std::memcpy(&bits, v + i, sizeof(bits));
+    bad |= static_cast<uint32_t>((bits & 0x7F800000u) == 0x7F800000u);
+  }
+  return bad == 0;
+}
+
 class MappedEmbedding : public Embedding {
  public:
   ~MappedEmbedding() override {
     if (map_ != nullptr) ::munmap(map_, map_size_);
   }
   static StatusOr<std::unique_ptr<Embedding>> Open(const std::string& path, int fd, size_t size);
+  Status VerifyStoredContent() const override;
 
  private:
+  Status CheckHeader(size_t size, size_t header_len);
+  Status CheckWordsAndFlags();
+  Status CheckNeighborTable(int fd, uint64_t usable);
+  Status CheckTailBoundsSection(uint64_t usable);
+  Status CheckVectors(uint64_t usable);
+
   void* map_ = nullptr;
   size_t map_size_ = 0;
+  const uint8_t* base_ = nullptr;
+  Header h_{};
+  size_t header_len_ = 0;
+  uint64_t stats_end_ = 0;
 };
+
+// The section table: every section inside the file and in the writer's
+// order, sizes from the header's counts, all before anything is read
+// through an offset (the checksum below reads the stats records).
+Status MappedEmbedding::CheckHeader(size_t size, size_t header_len) {
+  const Header& h = h_;
+  const std::string& path = path_;
+  if (h.dim == 0 || h.count == 0 || h.count >= (uint64_t{1} << 40)) {
+    return Corrupt(path, "header: dimension {} or entry count {} out of range", h.dim, h.count);
+  }
+  uint64_t vectors_end = 0, offsets_end = 0, words_end = 0, flags_end = 0, row_floats = 0;
+  const bool ok =
+      h.vectors_offset % 64 == 0 && h.vectors_offset >= header_len &&
+      !__builtin_mul_overflow(h.count, uint64_t{h.dim}, &row_floats) &&
+      Fits(h.vectors_offset, row_floats, sizeof(float), h.offsets_offset, &vectors_end) &&
+      h.offsets_offset % 8 == 0 &&
+      Fits(h.offsets_offset, h.count + 1, sizeof(uint64_t), h.words_offset, &offsets_end) &&
+      Fits(h.words_offset, h.words_size, 1, h.flags_offset, &words_end) &&
+      Fits(h.flags_offset, h.count, 1, h.stats_offset, &flags_end) && h.stats_offset % 8 == 0 &&
+      Fits(h.stats_offset, h.stats_count, kStatsRecord, size, &stats_end_);
+  if (!ok) return Corrupt(path, "header: bad section offsets");
+  return Status::Ok();
+}
+
+// Word offsets: from 0, nondecreasing, ending at the blob's size, so every
+// word() is a slice of the blob (a word is at most the blob long; no other
+// length limit, a text embedding may hold long entries). Flags: 0 or 1.
+// O(N) comparisons over 8 + 1 bytes per entry.
+Status MappedEmbedding::CheckWordsAndFlags() {
+  const uint64_t* off = word_offsets_;
+  if (off[0] != 0 || off[count_] != h_.words_size) {
+    return Corrupt(path_, "word offsets: do not span the word blob");
+  }
+  uint64_t bad = count_;
+  for (uint64_t i = 0; i < count_; ++i) {
+    if (off[i + 1] < off[i]) {
+      bad = i;
+      break;
+    }
+  }
+  if (bad != count_) return Corrupt(path_, "word offsets: entry {} out of order", bad);
+  for (uint64_t i = 0; i < count_; ++i) {
+    if (flags_[i] > 1) return Corrupt(path_, "usable flags: entry {} is {}", i, flags_[i]);
+  }
+  return Status::Ok();
+}
+
+// Reads exactly `n` bytes at `offset` (pread, retried on EINTR and short
+// reads).
+Status ReadAt(int fd, void* buf, size_t n, uint64_t offset, const std::string& path) {
+  auto* p = static_cast<char*>(buf);
+  while (n > 0) {
+    const ssize_t got = ::pread(fd, p, n, static_cast<off_t>(offset));
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) return IoError("{}: cannot read: {}", path, std::strerror(errno));
+    if (got == 0) return DataError("{}: file shrank while it was being read", path);
+    p += got;
+    n -= static_cast<size_t>(got);
+    offset += static_cast<uint64_t>(got);
+  }
+  return Status::Ok();
+}
+
+// Every id a sampler follows must be a word of the table's vocabulary (the
+// first vocab_size usable entries) and not the word itself; distances finite,
+// nonnegative and nondecreasing along a row, as the samplers assume. O(|V| k)
+// comparisons. Then a spot check that the table still belongs to these
+// vectors and flags: the first distance of every 16th row and of the last
+// row against Distance() (about 3,000 distances, under 1 ms). One flipped
+// usable flag before the vocabulary's end shifts the id of every later word,
+// so it changes the last row's pair, which this finds; without it every
+// row after the flip would silently list another word's neighbours. The
+// table is read through a 1 MB buffer
+// rather than through the mapping: a run reads the rows of its corpus words
+// only, and touching all 51 MB of the default file's table through the map
+// would add them to its resident memory (peak 73 MB -> 115 MB on the sample
+// corpus) for no gain; 11-13 ms warm for the default file.
+Status MappedEmbedding::CheckNeighborTable(int fd, uint64_t usable) {
+  const Header& h = h_;
+  if (h.table_k == 0) return Status::Ok();
+  uint64_t end = 0, records = 0;
+  if (h.table_vocab_size < 2 || h.table_vocab_size > usable || h.table_k >= h.table_vocab_size ||
+      h.table_offset % 64 != 0 || h.table_offset < stats_end_ ||
+      __builtin_mul_overflow(h.table_vocab_size, uint64_t{h.table_k}, &records) ||
+      !Fits(h.table_offset, records, sizeof(Neighbor), map_size_, &end)) {
+    return Corrupt(path_, "neighbour table: bad offsets or sizes ({} words, k = {}, {} usable)",
+                   h.table_vocab_size, h.table_k, usable);
+  }
+  const uint64_t n = h.table_vocab_size;
+  const uint32_t k = h.table_k;
+  // Entry index of each word id of the table's vocabulary.
+  std::vector<uint64_t> entry;
+  entry.reserve(n);
+  for (uint64_t i = 0; i < count_ && entry.size() < n; ++i) {
+    if (flags_[i] != 0) entry.push_back(i);
+  }
+  const VectorSet all{vectors_, count_, dim_};
+  constexpr uint64_t kSpotStride = 16;
+  constexpr uint64_t kBufferRecords = 65536;
+  const uint64_t rows_per_read = std::min(n, std::max<uint64_t>(1, kBufferRecords / k));
+  std::vector<Neighbor> buf(rows_per_read * k);
+  for (uint64_t w0 = 0; w0 < n; w0 += rows_per_read) {
+    const uint64_t m = std::min(rows_per_read, n - w0);
+    DPS_RETURN_IF_ERROR(ReadAt(fd, buf.data(), m * k * sizeof(Neighbor),
+                               h.table_offset + w0 * k * sizeof(Neighbor), path_));
+    for (uint64_t i = 0; i < m; ++i) {
+      const Neighbor* r = buf.data() + i * k;
+      const uint64_t w = w0 + i;
+      // One branch per row, not per entry (a third faster); the entry is
+      // looked for only when the row is bad.
+      bool bad = false;
+      double prev = 0;
+      for (uint32_t j = 0; j < k; ++j) {
+        const double d = r[j].dist;
+        bad |= (r[j].id >= n) | (r[j].id == w) | !(d >= prev) |
+               !(d <= std::numeric_limits<double>::max());
+        prev = d;
+      }
+      if (bad) return Corrupt(path_, "neighbour table: an entry of word {} is out of range", w);
+      if ((w % kSpotStride == 0 || w == n - 1) &&
+          Distance(all, entry[w], entry[r[0].id]) != r[0].dist) {
+        return Corrupt(path_,
+                       "neighbour table: the nearest-word distance of word {} does not match the "
+                       "vectors (a usable flag or a vector changed)",
+                       w);
+      }
+    }
+  }
+  table_.vocab_size = n;
+  table_.k = k;
+  table_.filter_version = h.table_filter_version;
+  table_.rows = reinterpret_cast<const Neighbor*>(base_ + h.table_offset);
+  return Status::Ok();
+}
+
+// Sizes in 64 bits that cannot wrap, then the structure itself (offsets, a
+// permutation) so that no id read later can point outside the vectors:
+// O(|V|), no hashing. The bounds' values cannot send a read out of bounds;
+// only verify can tell whether they are right.
+Status MappedEmbedding::CheckTailBoundsSection(uint64_t usable) {
+  const Header& h = h_;
+  if (h.bounds_clusters == 0) return Status::Ok();
+  const uint64_t n = h.bounds_vocab_size, b = h.bounds_clusters;
+  uint64_t head_end = 0, end = 0, cells = 0;
+  if (n == 0 || n > usable || b > n || h.bounds_offset % 64 != 0 || h.bounds_offset < stats_end_ ||
+      !Fits(h.bounds_offset, b + 1 + n, 4, map_size_, &head_end) ||
+      __builtin_mul_overflow(n, b, &cells) || !Fits(head_end, cells, 2, map_size_, &end)) {
+    return Corrupt(path_, "tail bounds: bad offsets or sizes");
+  }
+  TailBounds t;
+  t.vocab_size = n;
+  t.clusters = h.bounds_clusters;
+  t.step = h.bounds_step;
+  t.offsets = reinterpret_cast<const uint32_t*>(base_ + h.bounds_offset);
+  t.members = t.offsets + b + 1;
+  t.bounds = reinterpret_cast<const uint16_t*>(base_ + head_end);
+  const Status st = CheckTailBounds(t);
+  if (!st.ok()) return Corrupt(path_, "{}", st.message());
+  // Ids of another vocabulary filter would be another vocabulary's: unused.
+  if (h.bounds_filter_version == kFilterVersion) bounds_ = t;
+  return Status::Ok();
+}
+
+// Vectors must be finite: one NaN makes every distance to that word NaN,
+// and a sampler's comparisons and sums with it. The entries checked are those
+// of the largest vocabulary the file stores data for (50,000 words, 20 MB, in
+// the default file: the ones a run copies into its Vocabulary next anyway),
+// not all N (136 MB that a run never reads); `dpsanitize verify` hashes all.
+Status MappedEmbedding::CheckVectors(uint64_t usable) {
+  uint64_t words = std::max<uint64_t>(h_.table_k > 0 ? h_.table_vocab_size : 0,
+                                      h_.bounds_clusters > 0 ? h_.bounds_vocab_size : 0);
+  for (const VocabStats& s : stats_) words = std::max(words, s.vocab_size);
+  words = std::min(words, usable);
+  uint64_t entries = 0, seen = 0;
+  while (entries < count_ && seen < words) seen += flags_[entries++];
+  // Chunks, so the error can name the entry without a branch per float.
+  constexpr uint64_t kChunk = 1024;
+  for (uint64_t i = 0; i < entries; i += kChunk) {
+    const uint64_t n = std::min(kChunk, entries - i);
+    if (AllFinite(vectors_ + i * dim_, n * dim_)) continue;
+    for (uint64_t e = i; e < i + n; ++e) {
+      if (!AllFinite(vectors_ + e * dim_, dim_)) {
+        return Corrupt(path_, "vectors: entry {} is not finite", e);
+      }
+    }
+  }
+  return Status::Ok();
+}
 
 StatusOr<std::unique_ptr<Embedding>> MappedEmbedding::Open(const std::string& path, int fd,
                                                            size_t size) {
@@ -184,13 +422,15 @@ StatusOr<std::unique_ptr<Embedding>> MappedEmbedding::Open(const std::string& pa
   emb->path_ = path;
   emb->prepared_ = true;
   const auto* base = static_cast<const uint8_t*>(map);
-  Header h{};
+  emb->base_ = base;
+  Header& h = emb->h_;
   std::memcpy(&h, base, kHeaderSizeV1);
   if (std::memcmp(h.magic, kMagic, sizeof(kMagic)) != 0) {
     return DataError("{}: not a prepared dpsanitize embedding (wrong magic)", path);
   }
   // Version 1 (no neighbour table) is still read.
   const size_t header_len = h.version == 1 ? kHeaderSizeV1 : kHeaderSize;
+  emb->header_len_ = header_len;
   if (h.version == kVersion) {
     if (size < kHeaderSize) {
       return DataError("{}: truncated prepared embedding ({} bytes, the header alone is {})", path,
@@ -209,20 +449,13 @@ StatusOr<std::unique_ptr<Embedding>> MappedEmbedding::Open(const std::string& pa
         "{}: truncated or padded prepared embedding: header says {} bytes, file has {}", path,
         h.file_size, size);
   }
+  DPS_RETURN_IF_ERROR(emb->CheckHeader(size, header_len));
   const uint64_t stats_bytes = uint64_t{h.stats_count} * kStatsRecord;
-  const bool in_range = h.dim > 0 && h.count > 0 && h.count < (uint64_t{1} << 40) &&
-                        h.vectors_offset % 64 == 0 && h.vectors_offset >= header_len &&
-                        h.vectors_offset + h.count * h.dim * sizeof(float) <= h.offsets_offset &&
-                        h.offsets_offset % 8 == 0 &&
-                        h.offsets_offset + (h.count + 1) * sizeof(uint64_t) <= h.words_offset &&
-                        h.words_offset + h.words_size <= h.flags_offset &&
-                        h.flags_offset + h.count <= h.stats_offset && h.stats_offset % 8 == 0 &&
-                        h.stats_offset + stats_bytes <= size && h.table_offset <= size;
-  if (!in_range) return DataError("{}: corrupt prepared embedding (bad section offsets)", path);
   uint8_t sum[8];
   HeaderChecksum(h, header_len, base + h.stats_offset, stats_bytes, sum);
   if (std::memcmp(sum, h.checksum, 8) != 0) {
-    return DataError("{}: corrupt prepared embedding (header checksum mismatch)", path);
+    return DataError("{}: corrupt prepared embedding: header checksum mismatch; prepare it again",
+                     path);
   }
   emb->dim_ = h.dim;
   emb->count_ = h.count;
@@ -230,48 +463,15 @@ StatusOr<std::unique_ptr<Embedding>> MappedEmbedding::Open(const std::string& pa
   emb->word_offsets_ = reinterpret_cast<const uint64_t*>(base + h.offsets_offset);
   emb->words_ = reinterpret_cast<const char*>(base + h.words_offset);
   emb->flags_ = base + h.flags_offset;
-  if (emb->word_offsets_[h.count] != h.words_size) {
-    return DataError("{}: corrupt prepared embedding (word table size)", path);
-  }
   emb->sha256_ = HexEncode(h.content_sha256, 32);
-  if (h.table_k > 0) {
-    const uint64_t bytes = h.table_vocab_size * h.table_k * sizeof(Neighbor);
-    if (h.table_offset % 64 != 0 || h.table_offset < h.stats_offset + stats_bytes ||
-        h.table_offset + bytes > size || h.table_vocab_size > h.count) {
-      return DataError("{}: corrupt prepared embedding (bad neighbour table offsets)", path);
-    }
-    emb->table_.vocab_size = h.table_vocab_size;
-    emb->table_.k = h.table_k;
-    emb->table_.filter_version = h.table_filter_version;
-    emb->table_.rows = reinterpret_cast<const Neighbor*>(base + h.table_offset);
-  }
-  if (h.bounds_clusters > 0) {
-    // Every size in 64 bits (a corrupt header cannot wrap it), then the
-    // structure itself (offsets, a permutation) so that no id read later can
-    // point outside the vectors: O(|V|), no hashing.
-    const uint64_t n = h.bounds_vocab_size, b = h.bounds_clusters;
-    const uint64_t head_bytes = (b + 1) * 4 + n * 4;
-    const uint64_t bytes = head_bytes + n * b * 2;
-    if (n == 0 || n > h.count || b > n || h.bounds_offset % 64 != 0 ||
-        h.bounds_offset < h.stats_offset + stats_bytes || h.bounds_offset > size ||
-        bytes > size - h.bounds_offset) {
-      return DataError("{}: corrupt prepared embedding (bad tail bounds offsets)", path);
-    }
-    TailBounds t;
-    t.vocab_size = n;
-    t.clusters = h.bounds_clusters;
-    t.step = h.bounds_step;
-    t.offsets = reinterpret_cast<const uint32_t*>(base + h.bounds_offset);
-    t.members = t.offsets + b + 1;
-    t.bounds = reinterpret_cast<const uint16_t*>(base + h.bounds_offset + head_bytes);
-    const Status st = CheckTailBounds(t);
-    if (!st.ok()) return DataError("{}: corrupt prepared embedding ({})", path, st.message());
-    // Ids of another vocabulary filter would be another vocabulary's: unused.
-    if (h.bounds_filter_version == kFilterVersion) emb->bounds_ = t;
-  }
   for (uint32_t i = 0; i < h.stats_count; ++i) {
     StatsRecord r;
     std::memcpy(&r, base + h.stats_offset + i * kStatsRecord, sizeof(r));
+    // Calibrations divide by and exponentiate these: they must be numbers.
+    if (!std::isfinite(r.delta_min) || !std::isfinite(r.delta_max) || !(r.delta_min >= 0) ||
+        !(r.delta_max >= r.delta_min)) {
+      return Corrupt(path, "stats record {}: delta_min or delta_max out of range", i);
+    }
     VocabStats s;
     s.vocab_size = r.vocab_size;
     s.delta_min = r.delta_min;
@@ -280,7 +480,93 @@ StatusOr<std::unique_ptr<Embedding>> MappedEmbedding::Open(const std::string& pa
     s.filter_version = r.filter_version;
     emb->stats_.push_back(s);
   }
+  DPS_RETURN_IF_ERROR(emb->CheckWordsAndFlags());
+  uint64_t usable = 0;
+  for (uint64_t i = 0; i < h.count; ++i) usable += emb->flags_[i];
+  DPS_RETURN_IF_ERROR(emb->CheckVectors(usable));
+  DPS_RETURN_IF_ERROR(emb->CheckNeighborTable(fd, usable));
+  DPS_RETURN_IF_ERROR(emb->CheckTailBoundsSection(usable));
   return std::unique_ptr<Embedding>(std::move(emb));
+}
+
+// The checks that read every byte, for `dpsanitize verify`; a run never pays
+// for them. Together with the header checksum (header and stats records,
+// checked at open) and verify's recomputation of the neighbour table and the
+// tail bounds, they leave no byte of the file unchecked: a single flipped
+// byte anywhere is an error.
+Status MappedEmbedding::VerifyStoredContent() const {
+  // Sections of another vocabulary filter are another vocabulary's: this
+  // build can neither use nor recompute them.
+  if ((h_.table_k > 0 && h_.table_filter_version != kFilterVersion) ||
+      (h_.bounds_clusters > 0 && h_.bounds_filter_version != kFilterVersion)) {
+    return DataError(
+        "{}: the neighbour table or tail bounds are for vocabulary filter {}, this build has {}: "
+        "they cannot be checked; prepare it again",
+        path_, h_.table_k > 0 ? h_.table_filter_version : h_.bounds_filter_version, kFilterVersion);
+  }
+  uint8_t raw[32];
+  const std::string sha = ContentSha256(dim_, count_, vectors_, word_offsets_, words_, raw);
+  if (sha != sha256_) {
+    return Corrupt(path_,
+                   "content SHA-256 is {}, the header says {} (vectors, word offsets or words "
+                   "changed)",
+                   sha, sha256_);
+  }
+  for (uint64_t i = 0; i < count_; ++i) {
+    const uint8_t want = Usable(word(i)) ? 1 : 0;
+    if (flags_[i] != want) {
+      return Corrupt(path_, "usable flags: entry {} is {}, its word makes it {}", i, flags_[i],
+                     want);
+    }
+  }
+  // The 4 bytes after each neighbour id are written as zero and never read.
+  if (table_.k > 0) {
+    const uint8_t* rec = reinterpret_cast<const uint8_t*>(table_.rows);
+    const uint64_t records = table_.vocab_size * table_.k;
+    for (uint64_t i = 0; i < records; ++i) {
+      uint32_t pad;
+      std::memcpy(&pad, rec + i * sizeof(Neighbor) + 4, sizeof(pad));
+      if (pad != 0) return Corrupt(path_, "neighbour table: record {} has nonzero padding", i);
+    }
+  }
+  // Sections in file order, then every byte between them (alignment padding)
+  // and after the last must be zero.
+  struct Span {
+    uint64_t begin, end;
+    const char* name;
+  };
+  const Header& h = h_;
+  std::vector<Span> spans{
+      {0, header_len_, "header"},
+      {h.vectors_offset, h.vectors_offset + count_ * dim_ * sizeof(float), "vectors"},
+      {h.offsets_offset, h.offsets_offset + (count_ + 1) * sizeof(uint64_t), "word offsets"},
+      {h.words_offset, h.words_offset + h.words_size, "words"},
+      {h.flags_offset, h.flags_offset + count_, "usable flags"},
+      {h.stats_offset, stats_end_, "stats"}};
+  if (h.table_k > 0) {
+    spans.push_back({h.table_offset,
+                     h.table_offset + h.table_vocab_size * h.table_k * sizeof(Neighbor),
+                     "neighbour table"});
+  }
+  if (h.bounds_clusters > 0) {
+    const uint64_t n = h.bounds_vocab_size, b = h.bounds_clusters;
+    spans.push_back(
+        {h.bounds_offset, h.bounds_offset + (b + 1 + n) * 4 + n * b * 2, "tail bounds"});
+  }
+  std::sort(spans.begin(), spans.end(),
+            [](const Span& a, const Span& b) { return a.begin < b.begin; });
+  uint64_t at = 0;
+  for (size_t i = 0; i <= spans.size(); ++i) {
+    const uint64_t next = i < spans.size() ? spans[i].begin : map_size_;
+    if (next < at) {
+      return Corrupt(path_, "{} overlaps {}", spans[i].name, spans[i - 1].name);
+    }
+    for (uint64_t p = at; p < next; ++p) {
+      if (base_[p] != 0) return Corrupt(path_, "nonzero padding byte at offset {}", p);
+    }
+    if (i < spans.size()) at = spans[i].end;
+  }
+  return Status::Ok();
 }
 
 // Reads GloVe text or .vec text.
@@ -374,6 +660,10 @@ StatusOr<std::unique_ptr<Embedding>> ReadText(const std::string& path, std::FILE
 // "dimensions", "words" (frequency order) and "vectors" {word: [dim values,
 // l2 norm, index]}. simdjson's On-Demand parser walks it once without
 // building a DOM; memory is the file plus the vectors.
+// Word embeddings have hundreds of dimensions; this bounds what a corrupt
+// header can make the reader allocate per row.
+constexpr uint64_t kMaxDimension = 65536;
+
 StatusOr<std::unique_ptr<Embedding>> ReadWinkJson(const std::string& path) {
   using namespace simdjson;
   padded_string json;
@@ -415,21 +705,28 @@ StatusOr<std::unique_ptr<Embedding>> ReadWinkJson(const std::string& path) {
         return DataError("{}: bad wink embedding JSON: \"vectors\" before \"dimensions\"/\"words\"",
                          path);
       }
+      // Checked before allocating: a corrupt "dimensions" must be a data
+      // error, not std::length_error or a read past a fixed buffer.
+      if (dim > kMaxDimension || words.size() > (uint64_t{1} << 34) / dim) {
+        return DataError("{}: bad wink embedding JSON: {} words of dimension {} is too large", path,
+                         words.size(), dim);
+      }
       vecs.assign(words.size() * dim, 0.0f);
       have.assign(words.size(), 0);
       ondemand::object obj;
       if (auto e = field.value().get_object().get(obj); e) return fail(e, "vectors");
+      std::vector<double> row(dim + 2);  // dim values, then two wink extras (the last: the index)
       for (auto entry : obj) {
         std::string_view w;
         if (auto e = entry.unescaped_key().get(w); e) return fail(e, "vector key");
         ondemand::array arr;
         if (auto e = entry.value().get_array().get(arr); e) return fail(e, "vector");
-        double vals[1024];
+        std::vector<double>& vals = row;
         size_t n = 0;
         for (auto x : arr) {
           double d;
           if (auto e = x.get_double().get(d); e) return fail(e, "vector value");
-          if (n < 1024) vals[n] = d;
+          if (n < vals.size()) vals[n] = d;
           ++n;
         }
         if (n != dim + 2) {
@@ -454,6 +751,7 @@ StatusOr<std::unique_ptr<Embedding>> ReadWinkJson(const std::string& path) {
     }
   }
   if (words.empty() || dim == 0) return DataError("{}: no words in wink embedding JSON", path);
+  if (have.empty()) return DataError("{}: no \"vectors\" in wink embedding JSON", path);
   if (size != 0 && size != words.size()) {
     return DataError("{}: \"size\" is {} but \"words\" has {}", path, size, words.size());
   }
@@ -472,6 +770,8 @@ StatusOr<std::unique_ptr<Embedding>> ReadWinkJson(const std::string& path) {
 }
 
 }  // namespace
+
+Status Embedding::VerifyStoredContent() const { return Status::Ok(); }
 
 std::string_view Embedding::word(size_t i) const {
   return std::string_view(words_ + word_offsets_[i], word_offsets_[i + 1] - word_offsets_[i]);

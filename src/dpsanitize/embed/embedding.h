@@ -43,7 +43,11 @@ class Embedding {
  public:
   virtual ~Embedding() = default;
 
-  // Opens `path` in whichever format it is in (see above).
+  // Opens `path` in whichever format it is in (see above). A prepared file is
+  // checked structurally, O(entries) with no hashing: section bounds, word
+  // offsets, usable flags, neighbour ids and distances, tail bounds, stats
+  // records, and the vectors of the vocabularies it stores data for; any
+  // violation is a DataError naming the file and the section.
   static StatusOr<std::unique_ptr<Embedding>> Open(const std::string& path);
 
   size_t size() const { return count_; }
@@ -65,6 +69,14 @@ class Embedding {
   // The stored tail bounds (clusters == 0 when there are none), checked
   // structurally at open.
   const TailBounds& tail_bounds() const { return bounds_; }
+  // Prepared files: the checks that read every byte, which opening does not
+  // (docs/embedding-format.md): recomputes the content SHA-256 and compares
+  // it with the stored one, recomputes every usable flag from its word, and
+  // checks that padding is zero. O(file size). Ok for text embeddings (they
+  // store nothing to compare). Used by `dpsanitize verify`
+  // (pipeline/verify.h), which also recomputes the neighbour table and the
+  // tail bounds.
+  virtual Status VerifyStoredContent() const;
 
  protected:
   Embedding() = default;

@@ -1,11 +1,15 @@
 #include "dpsanitize/ledger/ledger.h"
 
 #include <fmt/format.h>
+#include <sodium.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <ctime>
-#include <fstream>
 #include <sstream>
+
+#include "dpsanitize/core/files.h"
 
 namespace dpsanitize {
 namespace {
@@ -86,7 +90,145 @@ std::map<uint64_t, uint64_t> HistogramOf(const json& ledger) {
   return h;
 }
 
+json DocumentIdsJson(const DocumentIds& ids) {
+  json j;
+  if (!ids.sketch) {
+    j["kind"] = "ranges";
+    json r = json::array();
+    for (const auto& [lo, hi] : ids.ranges) r.push_back({lo, hi});
+    j["ranges"] = r;  // [[first, last], ...], inclusive
+    return j;
+  }
+  j["kind"] = "sketch";
+  j["hash"] = "first 8 bytes of SHA-256(\"dpsanitize/doc-id/v1\" || id, 8 bytes little-endian)";
+  j["k"] = kIdSketchSize;
+  j["count"] = ids.count;
+  json v = json::array();
+  for (uint64_t h : ids.smallest) v.push_back(fmt::format("{:016x}", h));
+  j["smallest"] = v;
+  return j;
+}
+
+// Reads what DocumentIdsJson wrote; anything else is a corrupt ledger.
+StatusOr<DocumentIds> ParseDocumentIds(const json& j, const std::string& name) {
+  const auto bad = [&name](const char* why) {
+    return DataError("{}: ledger's \"document_ids\" {}", name, why);
+  };
+  if (!j.is_object()) return bad("is not an object");
+  DocumentIds ids;
+  const std::string kind = j.value("kind", "");
+  if (kind == "ranges") {
+    if (!j.contains("ranges") || !j.at("ranges").is_array()) return bad("has no ranges");
+    for (const json& r : j.at("ranges")) {
+      if (!r.is_array() || r.size() != 2 || !r[0].is_number_unsigned() ||
+          !r[1].is_number_unsigned() || r[0].get<uint64_t>() > r[1].get<uint64_t>()) {
+        return bad("has a malformed range");
+      }
+      ids.ranges.emplace_back(r[0].get<uint64_t>(), r[1].get<uint64_t>());
+    }
+    return ids;
+  }
+  if (kind != "sketch") return bad("has an unknown kind");
+  ids.sketch = true;
+  if (!j.contains("count") || !j.at("count").is_number_unsigned()) return bad("has no count");
+  ids.count = j.at("count").get<uint64_t>();
+  if (j.value("k", uint64_t{0}) != kIdSketchSize) return bad("has another sketch size");
+  if (!j.contains("smallest") || !j.at("smallest").is_array()) return bad("has no sketch");
+  for (const json& h : j.at("smallest")) {
+    if (!h.is_string() || h.get<std::string>().size() != 16) return bad("has a malformed hash");
+    const std::string hex = h.get<std::string>();
+    if (hex.find_first_not_of("0123456789abcdef") != std::string::npos) {
+      return bad("has a malformed hash");
+    }
+    ids.smallest.push_back(std::stoull(hex, nullptr, 16));
+  }
+  return ids;
+}
+
+// The union of the shards' document ids, or the overlap that forbids it.
+StatusOr<DocumentIds> MergeDocumentIds(const std::vector<json>& shards,
+                                       const std::vector<std::string>& names) {
+  std::vector<DocumentIds> all;
+  for (size_t i = 0; i < shards.size(); ++i) {
+    if (!shards[i].contains("document_ids")) {
+      return DataError(
+          "ledger merge: {} records no document ids (written before they were recorded); "
+          "overlap cannot be ruled out",
+          names[i]);
+    }
+    DPS_ASSIGN_OR_RETURN(DocumentIds ids, ParseDocumentIds(shards[i].at("document_ids"), names[i]));
+    if (!all.empty() && ids.sketch != all[0].sketch) {
+      return DataError("ledger merge: {} and {} differ in document_ids.kind", names[0], names[i]);
+    }
+    all.push_back(std::move(ids));
+  }
+  DocumentIds out;
+  out.sketch = all[0].sketch;
+  if (!out.sketch) {
+    // Exact: sort every range with its shard, any two that intersect are the
+    // same documents released twice.
+    struct Tagged {
+      uint64_t lo, hi;
+      size_t shard;
+    };
+    std::vector<Tagged> r;
+    for (size_t i = 0; i < all.size(); ++i) {
+      for (const auto& [lo, hi] : all[i].ranges) r.push_back({lo, hi, i});
+    }
+    std::sort(r.begin(), r.end(), [](const Tagged& a, const Tagged& b) {
+      return a.lo < b.lo || (a.lo == b.lo && a.hi < b.hi);
+    });
+    for (size_t k = 0; k < r.size(); ++k) {
+      if (k > 0 && r[k].lo <= r[k - 1].hi) {
+        return DataError(
+            "ledger merge: {} and {} both cover document ids {} to {}; a document may be "
+            "released only once in a job",
+            names[r[k - 1].shard], names[r[k].shard], r[k].lo, std::min(r[k].hi, r[k - 1].hi));
+      }
+      // Adjacent ranges join, so the merge of a job's shards equals the
+      // ledger of one run over the whole input.
+      if (!out.ranges.empty() && r[k].lo == out.ranges.back().second + 1) {
+        out.ranges.back().second = r[k].hi;
+      } else {
+        out.ranges.emplace_back(r[k].lo, r[k].hi);
+      }
+    }
+    return out;
+  }
+  // Sketch: a hash in two shards' sketches is (up to a 2^-64 collision) an id
+  // in both. The union's k smallest are the k smallest of the sketches'
+  // union, which is what one run over all the documents would have stored.
+  std::vector<std::pair<uint64_t, size_t>> h;
+  for (size_t i = 0; i < all.size(); ++i) {
+    out.count += all[i].count;
+    for (uint64_t v : all[i].smallest) h.emplace_back(v, i);
+  }
+  std::sort(h.begin(), h.end());
+  for (size_t k = 1; k < h.size(); ++k) {
+    if (h[k].first == h[k - 1].first) {
+      return DataError(
+          "ledger merge: {} and {} share document ids (their id sketches match); a document may "
+          "be released only once in a job",
+          names[h[k - 1].second], names[h[k].second]);
+    }
+  }
+  for (size_t k = 0; k < h.size() && k < kIdSketchSize; ++k) out.smallest.push_back(h[k].first);
+  return out;
+}
+
 }  // namespace
+
+uint64_t DocumentIdHash(uint64_t id) {
+  static constexpr char kContext[] = "dpsanitize/doc-id/v1";
+  uint8_t msg[sizeof(kContext) - 1 + 8];
+  std::memcpy(msg, kContext, sizeof(kContext) - 1);
+  for (int b = 0; b < 8; ++b) msg[sizeof(kContext) - 1 + b] = static_cast<uint8_t>(id >> (8 * b));
+  uint8_t digest[crypto_hash_sha256_BYTES];
+  crypto_hash_sha256(digest, msg, sizeof(msg));
+  uint64_t h = 0;
+  for (int b = 0; b < 8; ++b) h = (h << 8) | digest[b];
+  return h;
+}
 
 std::string NowUtc() {
   const std::time_t t = std::time(nullptr);
@@ -139,16 +281,20 @@ json BuildLedger(const LedgerFacts& f) {
   j["per_document"] =
       Guarantee(mech, f.randomness, Statement(mech, f.randomness, f.statement_clause), f.documents,
                 f.documents_with_kept_oov, f.words_per_document);
-  j["outputs"] =
-      json::array({{{"name", f.output_name},
-                    {"sha256", f.output_sha256 ? json(*f.output_sha256) : json(nullptr)}}});
+  j["document_ids"] = DocumentIdsJson(f.document_ids);
+  json output = {{"name", f.output_name},
+                 {"sha256", f.output_sha256 ? json(*f.output_sha256) : json(nullptr)}};
+  // Which part of a sharded job this is: --skip-done checks it, and the
+  // merged ledger's outputs list the parts in order.
+  if (!f.output_shard.empty()) output["shard"] = f.output_shard;
+  j["outputs"] = json::array({output});
   return j;
 }
 
 StatusOr<json> ReadLedger(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return IoError("{}: cannot read ledger", path);
-  json j = json::parse(in, nullptr, /*allow_exceptions=*/false);
+  // Ledgers are kilobytes; 256 MiB bounds what a wrong path can cost.
+  DPS_ASSIGN_OR_RETURN(const std::string text, ReadSmallFile(path, uint64_t{256} << 20));
+  json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded() || !j.is_object()) return DataError("{}: not a JSON ledger", path);
   if (j.value("format", "") != kLedgerFormat) {
     return DataError("{}: not a {} ledger (format \"{}\")", path, kLedgerFormat,
@@ -161,9 +307,10 @@ StatusOr<json> ReadLedger(const std::string& path) {
   return j;
 }
 
-StatusOr<json> MergeLedgers(const std::vector<json>& shards, const std::vector<std::string>& names,
+namespace {
+
+StatusOr<json> MergeChecked(const std::vector<json>& shards, const std::vector<std::string>& names,
                             const std::string& tool_version, const std::string& created_utc) {
-  if (shards.empty()) return UsageError("ledger merge: no ledgers given");
   const json& first = shards[0];
   // What must agree for shards to be parts of one job.
   const char* same[] = {"mechanism", "embedding", "randomness", "input"};
@@ -192,7 +339,9 @@ StatusOr<json> MergeLedgers(const std::vector<json>& shards, const std::vector<s
                        names[0], names[i], field);
     }
   }
+  DPS_ASSIGN_OR_RETURN(const DocumentIds ids, MergeDocumentIds(shards, names));
   json out = first;
+  out["document_ids"] = DocumentIdsJson(ids);
   out["tool"] = {{"name", "dpsanitize"}, {"version", tool_version}};
   out["created_utc"] = created_utc;
   json totals = json::object();
@@ -222,7 +371,18 @@ StatusOr<json> MergeLedgers(const std::vector<json>& shards, const std::vector<s
   return out;
 }
 
-std::string ShowLedger(const json& j) {
+// A count or figure of a ledger for `show`, whatever JSON number it holds:
+// a hand-edited 1e70 must print, not be converted to int (undefined).
+std::string Num(const json& obj, const char* key) {
+  if (!obj.is_object() || !obj.contains(key)) return "?";
+  const json& v = obj.at(key);
+  if (v.is_number_unsigned()) return std::to_string(v.get<uint64_t>());
+  if (v.is_number_integer()) return std::to_string(v.get<int64_t>());
+  if (v.is_number_float()) return fmt::format("{:g}", v.get<double>());
+  return "?";
+}
+
+std::string ShowChecked(const json& j) {
   std::ostringstream s;
   const json& m = j.at("mechanism");
   const json& t = j.at("totals");
@@ -243,19 +403,18 @@ std::string ShowLedger(const json& j) {
   }
   s << "parameters  " << params << "\n";
   const json& e = j.at("embedding");
-  s << "embedding   " << e.value("name", "") << ", |V| " << e.value("vocab_size", 0) << ", dim "
-    << e.value("dimension", 0) << ", sha256 " << e.value("sha256", "").substr(0, 16) << "...\n";
+  s << "embedding   " << e.value("name", "") << ", |V| " << Num(e, "vocab_size") << ", dim "
+    << Num(e, "dimension") << ", sha256 " << e.value("sha256", "").substr(0, 16) << "...\n";
   s << "randomness  " << j.at("randomness").value("kind", "") << "\n";
-  s << "documents   " << t.value("documents", 0) << ", words " << t.value("words", 0)
-    << " (perturbed " << t.value("words_perturbed", 0) << "; OOV masked "
-    << t.value("oov_masked", 0) << ", kept " << t.value("oov_kept", 0) << ", dropped "
-    << t.value("oov_dropped", 0) << "; bad records skipped " << t.value("bad_records_skipped", 0)
-    << ")\n";
-  s << "words/doc   largest " << w.value("largest", 0) << ", mean "
-    << fmt::format("{:.1f}", w.value("mean", 0.0)) << ", p50 " << w.at("quantiles").value("p50", 0)
-    << ", p90 " << w.at("quantiles").value("p90", 0) << ", p99 "
-    << w.at("quantiles").value("p99", 0) << "\n";
-  s << "no guarantee " << j.at("per_document").value("documents_without_guarantee", 0)
+  s << "documents   " << Num(t, "documents") << ", words " << Num(t, "words") << " (perturbed "
+    << Num(t, "words_perturbed") << "; OOV masked " << Num(t, "oov_masked") << ", kept "
+    << Num(t, "oov_kept") << ", dropped " << Num(t, "oov_dropped") << "; bad records skipped "
+    << Num(t, "bad_records_skipped") << ")\n";
+  s << "words/doc   largest " << Num(w, "largest") << ", mean "
+    << fmt::format("{:.1f}", w.value("mean", 0.0)) << ", p50 " << Num(w.at("quantiles"), "p50")
+    << ", p90 " << Num(w.at("quantiles"), "p90") << ", p99 " << Num(w.at("quantiles"), "p99")
+    << "\n";
+  s << "no guarantee " << Num(j.at("per_document"), "documents_without_guarantee")
     << " documents\n";
   s << "statement   " << j.at("per_document").value("statement", "") << "\n";
   for (const auto& o : j.at("outputs")) {
@@ -265,6 +424,29 @@ std::string ShowLedger(const json& j) {
       << "\n";
   }
   return s.str();
+}
+
+}  // namespace
+
+// The ledger's own fields are read with nlohmann's checked accessors, which
+// throw on a field of the wrong type: a hand-edited or corrupt ledger is a
+// data error, never an exception out of the library.
+StatusOr<json> MergeLedgers(const std::vector<json>& shards, const std::vector<std::string>& names,
+                            const std::string& tool_version, const std::string& created_utc) {
+  if (shards.empty()) return UsageError("ledger merge: no ledgers given");
+  try {
+    return MergeChecked(shards, names, tool_version, created_utc);
+  } catch (const json::exception& e) {
+    return DataError("ledger merge: a ledger has a malformed field ({})", e.what());
+  }
+}
+
+StatusOr<std::string> ShowLedger(const json& ledger) {
+  try {
+    return ShowChecked(ledger);
+  } catch (const json::exception& e) {
+    return DataError("ledger show: malformed field ({})", e.what());
+  }
 }
 
 }  // namespace dpsanitize

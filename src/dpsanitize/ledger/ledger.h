@@ -9,7 +9,7 @@
 //
 //   nlohmann::json j = BuildLedger(facts);          // after a run
 //   DPS_ASSIGN_OR_RETURN(auto all, MergeLedgers({a, b}));  // shards of one job
-//   std::string text = ShowLedger(j);
+//   DPS_ASSIGN_OR_RETURN(std::string text, ShowLedger(j));
 #ifndef DPSANITIZE_LEDGER_LEDGER_H_
 #define DPSANITIZE_LEDGER_LEDGER_H_
 
@@ -25,6 +25,25 @@
 namespace dpsanitize {
 
 inline constexpr const char* kLedgerFormat = "dpsanitize-ledger/1";
+
+// Which documents a run released, so that `ledger merge` can refuse shards
+// that overlap (the per-document statement assumes each document was released
+// once). Positional ids (line, paragraph or record numbers) are stored
+// exactly as ranges; --id-field ids, which need not be contiguous, as a
+// bottom-k sketch: the kIdSketchSize smallest of a 64-bit one-way hash of
+// each id (docs/ledger.md states what it detects).
+inline constexpr size_t kIdSketchSize = 1024;
+struct DocumentIds {
+  bool sketch = false;
+  std::vector<std::pair<uint64_t, uint64_t>> ranges;  // inclusive, increasing, disjoint
+  uint64_t count = 0;                                 // sketch: ids hashed
+  std::vector<uint64_t> smallest;                     // sketch: sorted, at most kIdSketchSize
+};
+
+// The sketch's hash of a document id: the first 8 bytes of
+// SHA-256("dpsanitize/doc-id/v1" || id as 8 little-endian bytes). Unkeyed on
+// purpose: shards with fresh CSPRNG keys must still compare.
+uint64_t DocumentIdHash(uint64_t id);
 
 // Everything a ledger states, gathered by the pipeline (no text in here).
 struct LedgerFacts {
@@ -59,14 +78,17 @@ struct LedgerFacts {
   uint64_t documents_with_kept_oov = 0;
   // Words per document: number of documents with each word count.
   std::map<uint64_t, uint64_t> words_per_document;
+  DocumentIds document_ids;
   std::optional<std::string> output_sha256;  // when the output is a file
   std::string output_name;                   // file name (no folder), or "-"
+  std::string output_shard;                  // "I/N" for a --shard run, else ""
 };
 
 nlohmann::json BuildLedger(const LedgerFacts& facts);
 
 // Combines shard ledgers of one job; refuses ledgers whose mechanism,
-// parameters, embedding, randomness kind or input settings differ.
+// parameters, embedding, randomness kind or input settings differ, and
+// ledgers whose document ids overlap (naming the ids or the sketch match).
 StatusOr<nlohmann::json> MergeLedgers(const std::vector<nlohmann::json>& shards,
                                       const std::vector<std::string>& names,
                                       const std::string& tool_version,
@@ -77,11 +99,16 @@ StatusOr<nlohmann::json> MergeLedgers(const std::vector<nlohmann::json>& shards,
 Status MergeLedgerFiles(const std::vector<std::string>& inputs, const std::string& out,
                         const std::string& tool_version);
 
+// Checks each output a ledger lists against its recorded SHA-256. `out`
+// names the output file for a one-output ledger (default: the listed name in
+// the ledger's folder). Returns one "NAME: ok (sha256 ...)" line per output.
+StatusOr<std::string> VerifyLedgerOutputs(const std::string& ledger_path, const std::string& out);
+
 // Reads and checks a ledger file.
 StatusOr<nlohmann::json> ReadLedger(const std::string& path);
 
 // A short human summary.
-std::string ShowLedger(const nlohmann::json& ledger);
+StatusOr<std::string> ShowLedger(const nlohmann::json& ledger);
 
 // Current UTC time, ISO 8601.
 std::string NowUtc();

@@ -38,7 +38,16 @@ StatusOr<TgCalibration> CalibrateTg(double eps, uint64_t vocab_size, double delt
         "--vocab-size, --mechanism mvl, or explicit noise with --gumbel-scale",
         eps, c.eps_min, vocab_size, delta_min, c.eps_min);
   }
-  const double w = boost::math::lambert_w0(2.0 * c.a * delta_max);
+  // W0's argument overflows to inf for eps beyond about 1e307; Boost then
+  // throws. No finite calibration exists there, so say so.
+  const double w_arg = 2.0 * c.a * delta_max;
+  if (!std::isfinite(w_arg)) {
+    return UsageError(
+        "--eps {}: too large for the truncated Gumbel calibration (its noise scale underflows); "
+        "use a smaller --eps",
+        eps);
+  }
+  const double w = boost::math::lambert_w0(w_arg);
   const double l = std::log(c.a * delta_min);
   c.b = 2.0 * delta_max / std::min(w, l);
   return c;

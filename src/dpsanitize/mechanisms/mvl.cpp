@@ -1,14 +1,19 @@
 #include "dpsanitize/mechanisms/mvl.h"
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
 #include <vector>
 
 #include "dpsanitize/mechanisms/samplers.h"
 
 namespace dpsanitize {
 
-void MvlNoisyPoint(const float* phi, uint32_t dim, double eps, WordRng& rng, float* z) {
-  // Direction: a standard Gaussian vector, normalised.
+namespace {
+
+// One draw's unit direction (dim doubles, into `dir`) and radius. The draw
+// order is the spec's: the Gaussians first, then the Gamma's uniforms.
+double MvlNoise(uint32_t dim, double eps, WordRng& rng, double* dir) {
   thread_local std::vector<double> g;
   g.resize(dim + 1);
   for (uint32_t i = 0; i < dim; i += 2)
@@ -16,32 +21,105 @@ void MvlNoisyPoint(const float* phi, uint32_t dim, double eps, WordRng& rng, flo
   double norm2 = 0;
   for (uint32_t i = 0; i < dim; ++i) norm2 += g[i] * g[i];
   const double inv = 1.0 / std::sqrt(norm2);
+  for (uint32_t i = 0; i < dim; ++i) dir[i] = g[i] * inv;
   // Radius: Gamma(dim, 1/eps).
-  const double r = SampleGammaUnitScale(static_cast<double>(dim), rng) / eps;
+  return SampleGammaUnitScale(static_cast<double>(dim), rng) / eps;
+}
+
+}  // namespace
+
+void MvlNoisyPoint(const float* phi, uint32_t dim, double eps, WordRng& rng, float* z) {
+  thread_local std::vector<double> dir;
+  dir.resize(dim);
+  const double r = MvlNoise(dim, eps, rng, dir.data());
   for (uint32_t i = 0; i < dim; ++i) {
-    z[i] = static_cast<float>(static_cast<double>(phi[i]) + r * g[i] * inv);
+    z[i] = static_cast<float>(static_cast<double>(phi[i]) + r * dir[i]);
   }
 }
 
+MvlStableScan::MvlStableScan(VectorSet vectors) : vs_(vectors) {
+  double max_norm2 = 0;
+  half_norm2_.resize(vs_.n);
+  for (size_t v = 0; v < vs_.n; ++v) {
+    const float* x = vs_.row(v);
+    double n2 = 0;
+    for (uint32_t i = 0; i < vs_.dim; ++i) n2 += static_cast<double>(x[i]) * x[i];
+    half_norm2_[v] = n2 / 2;
+    max_norm2 = std::max(max_norm2, n2);
+  }
+  // Below this radius the float search's rounding (about 1e-7 (r + |v|)^2)
+  // stays far below the gaps between candidates; above it the scan's cost
+  // (|V| dim per draw) buys the right word.
+  stable_radius_ = kStableRadiusFactor * std::max(1.0, std::sqrt(max_norm2));
+}
+
+MvlNearestBatch::MvlNearestBatch(double eps, VectorSet vectors, const NearestWordFinder& finder,
+                                 const MvlStableScan& scan)
+    : eps_(eps), vs_(vectors), finder_(finder), scan_(scan), dir_(vectors.dim) {}
+
+void MvlNearestBatch::Add(const float* phi, WordRng& rng, WordId* slot) {
+  const uint32_t dim = vs_.dim;
+  const double r = MvlNoise(dim, eps_, rng, dir_.data());
+  if (scan_.Applies(r)) {
+    *slot = scan_.Nearest(phi, dir_.data(), r);
+    return;
+  }
+  const size_t k = slots_.size();
+  z_.resize((k + 1) * dim);
+  for (uint32_t i = 0; i < dim; ++i) {
+    z_[k * dim + i] = static_cast<float>(static_cast<double>(phi[i]) + r * dir_[i]);
+  }
+  slots_.push_back(slot);
+}
+
+void MvlNearestBatch::Flush() {
+  if (slots_.empty()) return;
+  found_.resize(slots_.size());
+  finder_.FindNearest(z_.data(), slots_.size(), found_.data());
+  for (size_t k = 0; k < slots_.size(); ++k) *slots_[k] = found_[k];
+  slots_.clear();
+  z_.clear();
+}
+
+WordId MvlStableScan::Nearest(const float* phi, const double* dir, double r) const {
+  // ||v - z||^2 = ||z||^2 - 2 (phi.v + r u.v - ||v||^2/2): the nearest v
+  // maximises u.v + (phi.v - ||v||^2/2) / r, whose terms stay of the size
+  // of the vectors however large r is. Ties: the lower id, as the scans.
+  const double inv_r = 1.0 / r;
+  WordId best = 0;
+  double best_score = -std::numeric_limits<double>::infinity();
+  for (size_t v = 0; v < vs_.n; ++v) {
+    const float* x = vs_.row(v);
+    double uv = 0, pv = 0;
+    for (uint32_t i = 0; i < vs_.dim; ++i) {
+      uv += dir[i] * x[i];
+      pv += static_cast<double>(phi[i]) * x[i];
+    }
+    const double score = uv + (pv - half_norm2_[v]) * inv_r;
+    if (score > best_score) {
+      best_score = score;
+      best = static_cast<WordId>(v);
+    }
+  }
+  return best;
+}
+
 void MvlMechanism::Perturb(const WordDraw* in, size_t n, const RunKey& key, WordId* out) const {
-  const uint32_t dim = vectors_.dim;
   constexpr size_t kChunk = 256;
-  std::vector<float> z(kChunk * dim);
+  MvlNearestBatch batch(eps_, vectors_, finder_, scan_);
   DocKey doc;
   bool have_doc = false;
-  for (size_t start = 0; start < n; start += kChunk) {
-    const size_t m = std::min(kChunk, n - start);
-    for (size_t i = 0; i < m; ++i) {
-      const WordDraw& d = in[start + i];
-      if (!have_doc || d.doc_id != doc.doc_id) {
-        doc = DocKey(key, d.doc_id);
-        have_doc = true;
-      }
-      WordRng rng(doc, d.field, d.position);
-      MvlNoisyPoint(vectors_.row(d.word), dim, eps_, rng, z.data() + i * dim);
+  for (size_t i = 0; i < n; ++i) {
+    const WordDraw& d = in[i];
+    if (!have_doc || d.doc_id != doc.doc_id) {
+      doc = DocKey(key, d.doc_id);
+      have_doc = true;
     }
-    finder_.FindNearest(z.data(), m, out + start);
+    WordRng rng(doc, d.field, d.position);
+    batch.Add(vectors_.row(d.word), rng, out + i);
+    if (batch.queued() == kChunk) batch.Flush();
   }
+  batch.Flush();
 }
 
 }  // namespace dpsanitize

@@ -32,7 +32,8 @@ class MvlOutputLaw : public OutputLaw {
         finder_(finder),
         neighbors_(neighbors),
         samples_(samples),
-        key_(RunKey::FromSeed(seed)) {}
+        key_(RunKey::FromSeed(seed)),
+        scan_(vectors) {}
 
   LawKind kind() const override { return LawKind::kMonteCarlo; }
   // The nearest-word search is batched and parallel inside (FAISS).
@@ -41,19 +42,20 @@ class MvlOutputLaw : public OutputLaw {
   StatusOr<WordLaw> Of(WordId w) const override {
     // Chunks of draws share one batched search; the draw i of word w always
     // comes from stream (kMvlDoc + w, 0, i), whatever the chunking.
-    const uint32_t dim = vs_.dim;
-    std::vector<float> z(kChunk * dim);
     std::vector<WordId> nearest(kChunk);
     std::unordered_map<WordId, uint64_t> counts;
     double sum_dist = 0;
+    // The same nearest-word step as the mechanism (MvlNearestBatch): the
+    // audit measures what a run does, including its small-eps scan.
+    MvlNearestBatch batch(eps_, vs_, finder_, scan_);
     for (uint64_t start = 0; start < samples_; start += kChunk) {
       const size_t m = static_cast<size_t>(std::min<uint64_t>(kChunk, samples_ - start));
       for (size_t i = 0; i < m; ++i) {
         WordRng rng(key_, kMvlDoc + w, 0, start + i);
-        MvlNoisyPoint(vs_.row(w), dim, eps_, rng, z.data() + i * dim);
+        batch.Add(vs_.row(w), rng, &nearest[i]);
       }
       try {
-        finder_.FindNearest(z.data(), m, nearest.data());
+        batch.Flush();
       } catch (const std::exception& e) {
         return InternalError("audit: nearest-word search: {}", e.what());
       }
@@ -111,6 +113,7 @@ class MvlOutputLaw : public OutputLaw {
   const NeighborSource* neighbors_;  // may be null: exact scans instead
   uint64_t samples_;
   RunKey key_;
+  MvlStableScan scan_;
 };
 
 }  // namespace

@@ -156,8 +156,11 @@ bool ReadIdField(const Config& c, simdjson::ondemand::value& v, simdjson::ondema
   return true;
 }
 
-// One pass over the object's fields (on-demand parsing is forward only); the
-// first occurrence of a repeated key counts, other keys are skipped.
+// One pass over the object's fields (on-demand parsing is forward only);
+// other keys are skipped. A field we read must occur once: JSON leaves a
+// repeated key to the reader, and Python's json (like most readers) keeps the
+// last one, so rewriting only one of them would hand the raw text of the other
+// downstream. Keys are compared unescaped, so "te\u0078t" is "text" too.
 bool ReadFields(const Config& c, simdjson::ondemand::object& obj, const std::string& padded,
                 FieldSpans* texts, Part* p, Record* r) {
   const size_t nfields = c.text_fields.size();
@@ -178,10 +181,18 @@ bool ReadFields(const Config& c, simdjson::ondemand::object& obj, const std::str
       return false;
     }
     if (f < nfields) {
-      if ((*texts)[f].first != SIZE_MAX) continue;  // duplicate key: the first one counts
+      if ((*texts)[f].first != SIZE_MAX) {
+        r->error = fmt::format("field \"{}\" occurs more than once", c.text_fields[f]);
+        return false;
+      }
       if (!ReadTextField(c, f, v, type, padded, texts, p, r)) return false;
     } else {
-      if (r->has_id) continue;
+      // Two ids: a reader that keeps the last one would see another document
+      // than the keyed randomness and the repeated-id check, which saw the first.
+      if (r->has_id) {
+        r->error = fmt::format("field \"{}\" occurs more than once", *c.id_field);
+        return false;
+      }
       if (!ReadIdField(c, v, type, r)) return false;
     }
   }
@@ -198,6 +209,13 @@ void AnalyzeRecord(const Engine& e, std::string_view line, uint64_t default_doc,
   while (!body.empty() && (body.back() == '\n' || body.back() == '\r')) body.remove_suffix(1);
   if (IsBlank(body)) {
     r->blank = true;
+    return;
+  }
+  // The line reader leaves JSONL lines unchecked (DocumentSource) so that a
+  // record that is not UTF-8 is a bad record like any other, which
+  // --on-bad-record skip can leave out. The offset is within the line.
+  if (const size_t bad = FindInvalidUtf8(body); bad != std::string_view::npos) {
+    r->error = fmt::format("invalid UTF-8 at byte offset {} in the line", bad);
     return;
   }
   padded.assign(body);

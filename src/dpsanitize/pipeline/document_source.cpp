@@ -7,6 +7,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "dpsanitize/pipeline/shard.h"
+
 namespace dpsanitize {
 namespace {
 
@@ -26,7 +28,39 @@ StatusOr<std::unique_ptr<DocumentSource>> DocumentSource::Open(const Config& con
     fd = ::open(config.input.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return IoError("{}: cannot open input: {}", config.input, std::strerror(errno));
   }
-  return std::unique_ptr<DocumentSource>(new DocumentSource(config, fd, std::move(name)));
+  std::unique_ptr<DocumentSource> source(new DocumentSource(config, fd, std::move(name)));
+  if (config.shard_count > 0) DPS_RETURN_IF_ERROR(source->StartShard());
+  return source;
+}
+
+Status DocumentSource::StartShard() {
+  struct stat st {};
+  if (::fstat(fd_, &st) != 0 || !S_ISREG(st.st_mode)) {
+    return UsageError("--shard {}: {} is not a regular file; a pipe or device cannot be split",
+                      config_.shard_text, name_);
+  }
+  DPS_ASSIGN_OR_RETURN(const ShardPlan plan,
+                       PlanShard(fd_, static_cast<uint64_t>(st.st_size), config_, name_));
+  if (::lseek(fd_, static_cast<off_t>(plan.begin), SEEK_SET) < 0) {
+    return IoError("{}: cannot seek: {}", name_, std::strerror(errno));
+  }
+  reader_.SetRange(plan.first_line, plan.begin, plan.end - plan.begin);
+  if (!plan.lines_known) {
+    // Messages must not name a line number that is not the file's.
+    name_ = fmt::format("{} (--shard {}: lines counted from byte {})", name_, config_.shard_text,
+                        plan.begin);
+    reader_.set_name(name_);
+  }
+  // The state DocumentSource would have reached at the part's first line in
+  // a run over the whole input: the same document ids, so the same noise.
+  lines_ = plan.first_line;
+  doc_index_ = plan.state.doc_index;
+  started_ = plan.state.started;
+  prev_blank_ = plan.state.prev_blank;
+  doc_has_text_ = plan.state.doc_has_text;
+  records_ = plan.state.records;
+  total_bytes_ = plan.end - plan.begin;
+  return Status::Ok();
 }
 
 DocumentSource::DocumentSource(const Config& config, int fd, std::string name)
@@ -34,7 +68,9 @@ DocumentSource::DocumentSource(const Config& config, int fd, std::string name)
       jsonl_(ResolvedFormat(config) == InputFormat::kJsonl),
       fd_(fd),
       name_(std::move(name)),
-      reader_(fd, name_, config.max_line) {
+      // JSONL records are checked one by one in Analyze, where a record that
+      // is not UTF-8 becomes a bad record (--on-bad-record).
+      reader_(fd, name_, config.max_line, /*check_utf8=*/!jsonl_) {
   // Only a regular file has a size worth showing progress against.
   struct stat st {};
   if (::fstat(fd_, &st) == 0 && S_ISREG(st.st_mode)) total_bytes_ = st.st_size;

@@ -51,13 +51,15 @@ class DocumentSource {
 
  private:
   DocumentSource(const Config& config, int fd, std::string name);
+  // --shard: seeks to the part and sets the document state it starts in.
+  Status StartShard();
   void AssignTextDocuments(Batch* batch);
   void AssignRecords(Batch* batch);
 
   const Config& config_;
   const bool jsonl_;
   const int fd_;
-  const std::string name_;
+  std::string name_;
   uint64_t total_bytes_ = 0;
   LineReader reader_;
   uint64_t lines_ = 0;  // lines before the current batch

@@ -1,14 +1,49 @@
 #include "dpsanitize/pipeline/engine.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
+#include <optional>
 #include <thread>
 
 #include "dpsanitize/core/log.h"
+#include "dpsanitize/core/strings.h"
 #include "dpsanitize/pipeline/calibration_cache.h"
 #include "dpsanitize/pipeline/progress.h"
 
 namespace dpsanitize {
+namespace {
+
+// delta_min and delta_max as exact hex floats, with whether delta_max is
+// exact: the cache payload of a vocabulary's statistics.
+std::string SerializeVocabStats(const VocabStats& s) {
+  return fmt::format("{:a} {:a} {}", s.delta_min, s.delta_max, s.delta_max_exact ? 1 : 0);
+}
+
+std::optional<VocabStats> ParseVocabStats(const std::string& payload, uint64_t vocab_size) {
+  VocabStats s;
+  s.vocab_size = vocab_size;
+  char* end = nullptr;
+  const char* p = payload.c_str();
+  s.delta_min = std::strtod(p, &end);
+  if (end == p) return std::nullopt;
+  p = end;
+  s.delta_max = std::strtod(p, &end);
+  if (end == p) return std::nullopt;
+  p = end;
+  const long exact = std::strtol(p, &end, 10);
+  if (end == p || *end != '\0' || (exact != 0 && exact != 1)) return std::nullopt;
+  s.delta_max_exact = exact == 1;
+  // The cache's checksum guards against corruption; this guards against a
+  // payload that is well-formed but cannot be a vocabulary's statistics.
+  if (!(std::isfinite(s.delta_min) && std::isfinite(s.delta_max) && s.delta_min > 0 &&
+        s.delta_min <= s.delta_max)) {
+    return std::nullopt;
+  }
+  return s;
+}
+
+}  // namespace
 
 std::string DefaultEmbeddingPath() {
   const char* xdg = std::getenv("XDG_DATA_HOME");
@@ -131,6 +166,12 @@ StatusOr<std::unique_ptr<Engine>> OpenValidatedEngine(const Config& config, bool
   if (e->vocab->size() < 2) {
     return DataError("{}: only {} usable vocabulary words", path, e->vocab->size());
   }
+  // Only a size the user chose: the default (50,000) on a smaller embedding
+  // (a test fixture, a small language) is not worth a line on every run.
+  if (config.vocab_size > e->vocab->size() && config.vocab_size != Config().vocab_size) {
+    Log().warn("--vocab-size {}: {} has {} usable words; using all of them", config.vocab_size,
+               BaseName(path), e->vocab->size());
+  }
   PlanInputs in;
   in.vocab_size = e->vocab->size();
   in.dim = e->vocab->dim();
@@ -138,13 +179,28 @@ StatusOr<std::unique_ptr<Engine>> OpenValidatedEngine(const Config& config, bool
   in.stats_stored = stored.has_value();
   // Only mechanisms that need delta_min/delta_max ask; computing them scans
   // all pairs of the vocabulary, so it is never done for the others.
-  in.stats = [&e, stored, path]() -> StatusOr<VocabStats> {
+  e->calibration_cache = std::make_unique<FileCalibrationCache>(DefaultCacheDir());
+  StageLine stages(ProgressEnabled(config), "calibrating " + config.mechanism);
+  in.stats = [&e, &stages, stored, path]() -> StatusOr<VocabStats> {
     if (stored) return *stored;
-    if (e->embedding->prepared()) {
-      Log().info("computing delta_min and delta_max for a {}-word vocabulary (not stored in {})",
-                 e->vocab->size(), path);
+    // A vocabulary size `prepare` did not store costs an all-pairs scan
+    // (minutes for 10^5 words): paid once, then read from the cache, keyed
+    // like bem's weights by the embedding's content hash.
+    const std::string key = fmt::format("vocab-stats/v1 sha256={} vocab={} dim={} filter={}",
+                                        e->embedding->content_sha256(), e->vocab->size(),
+                                        e->vocab->dim(), kFilterVersion);
+    if (auto cached = e->calibration_cache->Load(key)) {
+      if (auto parsed = ParseVocabStats(*cached, e->vocab->size())) return *parsed;
+      Log().warn("calibration cache: delta_min/delta_max entry is inconsistent; recomputing");
     }
-    return ComputeVocabStats(e->vocab->vectors());
+    Log().info("computing delta_min and delta_max for a {}-word vocabulary (not stored in {})",
+               e->vocab->size(), path);
+    stages.Stage(
+        fmt::format("delta_min and delta_max over all pairs of {} words", e->vocab->size()));
+    DPS_ASSIGN_OR_RETURN(VocabStats computed, ComputeVocabStats(e->vocab->vectors()));
+    const Status stored_ok = e->calibration_cache->Store(key, SerializeVocabStats(computed));
+    if (!stored_ok.ok()) Log().warn("calibration cache: {}", stored_ok.message());
+    return computed;
   };
   // What calibrations over the whole geometry (bem) need; the others ignore it.
   in.vectors = e->vocab->vectors();
@@ -153,9 +209,7 @@ StatusOr<std::unique_ptr<Engine>> OpenValidatedEngine(const Config& config, bool
   in.embedding_sha256 = e->embedding->content_sha256();
   in.threads =
       config.threads == 0 ? std::max(1u, std::thread::hardware_concurrency()) : config.threads;
-  e->calibration_cache = std::make_unique<FileCalibrationCache>(DefaultCacheDir());
   in.cache = e->calibration_cache.get();
-  StageLine stages(ProgressEnabled(config), "calibrating " + config.mechanism);
   in.progress = [&stages](const std::string& stage) { stages.Stage(stage); };
   DPS_ASSIGN_OR_RETURN(e->plan, e->info->make_plan(config, in));
   stages.Finish();

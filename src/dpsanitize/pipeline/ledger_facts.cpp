@@ -1,7 +1,11 @@
 #include "dpsanitize/pipeline/ledger_facts.h"
 
+#include <unistd.h>
+
+#include <iterator>
 #include <nlohmann/json.hpp>
 
+#include "dpsanitize/core/log.h"
 #include "dpsanitize/core/strings.h"
 #include "dpsanitize/ledger/ledger.h"
 
@@ -62,12 +66,41 @@ void AddTotals(const RunSummary& s, LedgerFacts* f) {
 
 }  // namespace
 
+DocumentTracker::DocumentTracker(RunSummary* s, bool sketch_ids) : s_(s) {
+  s_->document_ids.sketch = sketch_ids;
+}
+
+void DocumentTracker::RecordId(uint64_t doc) {
+  DocumentIds& ids = s_->document_ids;
+  if (!ids.sketch) {
+    // Positional ids increase through the input: one range, split only
+    // where blank or skipped records leave a gap.
+    if (!ids.ranges.empty() && doc == ids.ranges.back().second + 1) {
+      ids.ranges.back().second = doc;
+    } else if (ids.ranges.empty() || doc > ids.ranges.back().second) {
+      ids.ranges.emplace_back(doc, doc);
+    }
+    return;
+  }
+  ++ids.count;
+  smallest_.insert(DocumentIdHash(doc));
+  if (smallest_.size() > kIdSketchSize) smallest_.erase(std::prev(smallest_.end()));
+}
+
+void DocumentTracker::Finish() {
+  Close();
+  if (s_->document_ids.sketch) {
+    s_->document_ids.smallest.assign(smallest_.begin(), smallest_.end());
+  }
+}
+
 uint64_t DocumentTracker::Add(uint64_t doc, const Unit& u, bool per_field_positions,
                               bool kept_oov) {
   if (!open_ || doc != doc_) {
     Close();
     open_ = true;
     doc_ = doc;
+    RecordId(doc);
   }
   const uint64_t base = per_field_positions ? 0 : words_;
   words_ += u.words;
@@ -85,9 +118,70 @@ void DocumentTracker::Close() {
   kept_ = false;
 }
 
-void DocumentTracker::AddEmptyDocument() {
+void DocumentTracker::AddEmptyDocument(uint64_t doc) {
+  RecordId(doc);
   ++s_->documents;
   ++s_->words_per_document[0];
+}
+
+namespace {
+
+// The facts that identify a job, without any count of its run.
+LedgerFacts JobFacts(const Engine& e, RandomnessKind randomness) {
+  const Config& c = e.config;
+  LedgerFacts f;
+  AddMechanismFacts(e, &f);
+  f.embedding_name = BaseName(e.embedding->path());
+  f.embedding_sha256 = e.embedding->content_sha256();
+  f.embedding_entries = e.embedding->size();
+  f.vocab_size = e.vocab->size();
+  f.dim = e.vocab->dim();
+  f.randomness = RandomnessKindName(randomness);
+  AddInputFacts(c, &f);
+  f.output_name = c.output == "-" ? "-" : BaseName(c.output);
+  if (c.shard_count > 0) f.output_shard = fmt::format("{}/{}", c.shard_index, c.shard_count);
+  return f;
+}
+
+}  // namespace
+
+StatusOr<bool> AlreadyDone(const Engine& e, RandomnessKind randomness) {
+  const Config& c = e.config;
+  const std::string ledger_path = LedgerPath(c);
+  if (ledger_path.empty() || ::access(ledger_path.c_str(), F_OK) != 0 ||
+      ::access(c.output.c_str(), F_OK) != 0) {
+    return false;
+  }
+  auto read = ReadLedger(ledger_path);
+  if (!read.ok()) {
+    Log().warn("--skip-done: {}; redoing the run", read.status().message());
+    return false;
+  }
+  const nlohmann::json& old = read.value();
+  const nlohmann::json now = BuildLedger(JobFacts(e, randomness));
+  for (const char* key : {"mechanism", "embedding", "randomness", "input"}) {
+    if (old.at(key) != now.at(key)) {
+      Log().warn("--skip-done: {} was written by another job ({} differs); redoing the run",
+                 ledger_path, key);
+      return false;
+    }
+  }
+  const nlohmann::json& outputs = old.at("outputs");
+  const nlohmann::json& want = now.at("outputs").at(0);
+  if (!outputs.is_array() || outputs.size() != 1 ||
+      outputs[0].value("name", "") != want.at("name") ||
+      outputs[0].value("shard", "") != want.value("shard", "")) {
+    Log().warn("--skip-done: {} describes another output or shard; redoing the run", ledger_path);
+    return false;
+  }
+  // The output must be the one the ledger describes, byte for byte.
+  auto verified = VerifyLedgerOutputs(ledger_path, c.output);
+  if (!verified.ok()) {
+    Log().warn("--skip-done: {}; redoing the run", verified.status().message());
+    return false;
+  }
+  Log().warn("{}: already done (its ledger matches this job and its SHA-256); skipped", c.output);
+  return true;
 }
 
 Status WriteLedger(const Engine& e, const RunSummary& s, const std::string& path,
@@ -106,8 +200,10 @@ Status WriteLedger(const Engine& e, const RunSummary& s, const std::string& path
   f.randomness = RandomnessKindName(s.randomness);
   AddInputFacts(c, &f);
   AddTotals(s, &f);
+  f.document_ids = s.document_ids;
   f.output_sha256 = s.output_sha256;
   f.output_name = c.output == "-" ? "-" : BaseName(c.output);
+  if (c.shard_count > 0) f.output_shard = fmt::format("{}/{}", c.shard_index, c.shard_count);
   const std::string text = BuildLedger(f).dump(2) + "\n";
   DPS_ASSIGN_OR_RETURN(*file, AtomicFile::Create(path));
   return (*file)->Write(text);

@@ -9,7 +9,7 @@ OrderedPass::OrderedPass(const Config& config, std::string input_name, RunSummar
       input_name_(std::move(input_name)),
       jsonl_(ResolvedFormat(config) == InputFormat::kJsonl),
       summary_(summary),
-      docs_(summary) {}
+      docs_(summary, /*sketch_ids=*/config.id_field.has_value()) {}
 
 Status OrderedPass::Visit(const Batch& batch, std::vector<Part>* parts, size_t nparts) {
   for (size_t p = 0; p < nparts; ++p) {
@@ -72,7 +72,8 @@ void OrderedPass::VisitLines(Part* part) {
 
 void OrderedPass::Finish(bool empty_file_document) {
   docs_.Close();
-  if (empty_file_document) docs_.AddEmptyDocument();
+  if (empty_file_document) docs_.AddEmptyDocument(config_.first_doc_id);
+  docs_.Finish();
 }
 
 }  // namespace dpsanitize

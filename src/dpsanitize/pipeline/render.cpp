@@ -74,8 +74,23 @@ void RenderRecord(const Engine& e, const Record& r, std::string_view line, Part*
 
 void AppendJsonString(std::string_view s, std::string* out) {
   out->push_back('"');
-  for (char ch : s) {
+  for (size_t i = 0; i < s.size(); ++i) {
+    const char ch = s[i];
     const auto u = static_cast<unsigned char>(ch);
+    // U+2028, U+2029 (E2 80 A8/A9) and U+0085 (C2 85) are legal raw in JSON,
+    // but Python's str.splitlines() (and other Unicode line readers) end a
+    // line there and would cut the record in two: written as escapes.
+    if (u == 0xE2 && i + 2 < s.size() && s[i + 1] == '\x80' &&
+        (s[i + 2] == '\xA8' || s[i + 2] == '\xA9')) {
+      out->append(s[i + 2] == '\xA8' ? "\\u2028" : "\\u2029");
+      i += 2;
+      continue;
+    }
+    if (u == 0xC2 && i + 1 < s.size() && s[i + 1] == '\x85') {
+      out->append("\\u0085");
+      ++i;
+      continue;
+    }
     switch (ch) {
       case '"':
         out->append("\\\"");

@@ -19,7 +19,8 @@ namespace dpsanitize {
 // masked, kept and dropped words in the part. Needs part->outs filled.
 void Render(const Engine& engine, const Batch& batch, bool jsonl, Part* part);
 
-// Appends `s` to `out` as a JSON string literal (quotes, escapes; UTF-8 as is).
+// Appends `s` to `out` as a JSON string literal (quotes, escapes; UTF-8 as is
+// except the line separators U+0085, U+2028 and U+2029, escaped as \uXXXX).
 void AppendJsonString(std::string_view s, std::string* out);
 
 }  // namespace dpsanitize

@@ -18,6 +18,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <thread>
@@ -25,6 +26,7 @@
 
 #include "dpsanitize/core/log.h"
 #include "dpsanitize/core/parallel.h"
+#include "dpsanitize/core/strings.h"
 #include "dpsanitize/pipeline/analyze.h"
 #include "dpsanitize/pipeline/batch.h"
 #include "dpsanitize/pipeline/document_source.h"
@@ -36,6 +38,8 @@
 #include "dpsanitize/pipeline/render.h"
 #include "dpsanitize/pipeline/sink.h"
 #include "dpsanitize/write/atomic_file.h"
+#include "dpsanitize/write/std_streams.h"
+#include "dpsanitize/write/target_lock.h"
 
 namespace dpsanitize {
 namespace {
@@ -52,9 +56,10 @@ void AddPartCounts(const Part& part, RunSummary* s) {
   s->oov_dropped += part.dropped;
 }
 
-// The ledger is complete before the output takes its final name; both are
-// renamed into place only after everything succeeded, so an interrupted or
-// failed run leaves neither.
+// The ledger is complete before either file takes its final name, and the
+// two are renamed as a pair (Sink::Commit, CommitPair in write/atomic_file.h):
+// an interrupted or failed run leaves the old output with the old ledger,
+// never the new output with the old ledger.
 Status CommitRun(const Engine& e, Sink* sink, RunSummary* summary) {
   summary->output_sha256 = sink->Sha256Hex();
   const std::string ledger_path = LedgerPath(e.config);
@@ -62,12 +67,25 @@ Status CommitRun(const Engine& e, Sink* sink, RunSummary* summary) {
   if (!ledger_path.empty()) {
     DPS_RETURN_IF_ERROR(WriteLedger(e, *summary, ledger_path, &ledger));
   }
-  DPS_RETURN_IF_ERROR(sink->Commit());
-  if (ledger) {
-    DPS_RETURN_IF_ERROR(ledger->Commit());
-    summary->ledger_path = ledger_path;
-  }
+  DPS_RETURN_IF_ERROR(sink->Commit(ledger.get()));
+  if (ledger) summary->ledger_path = ledger_path;
   return Status::Ok();
+}
+
+// The reader of stdout went away (`| head`). Without a ledger that is a quiet
+// stop, as for any filter. With one it is an error (exit 1): the ledger would
+// describe an output nobody received in full, so it is not written, and a
+// script that goes on to read it must learn that (under `set -o pipefail`
+// too; without pipefail the pipeline's status is head's anyway).
+Status WriteOut(const Config& c, Sink* sink, const std::string& data) {
+  Status s = sink->Write(data);
+  if (s.code() == StatusCode::kBrokenPipe && !LedgerPath(c).empty()) {
+    return IoError(
+        "<stdout>: the reader went away, so the output is cut short and no ledger was written to "
+        "{}",
+        LedgerPath(c));
+  }
+  return s;
 }
 
 StatusOr<RunKey> MakeRunKey(const Config& config) {
@@ -84,25 +102,74 @@ StatusOr<RunKey> MakeRunKey(const Config& config) {
   return RunKey::Fresh();
 }
 
-// Checks the paths before the (slower) embedding work.
+// The name a rename would replace for `path`, made absolute, to compare two
+// paths that need not exist yet ("out.txt" and "./out.txt"); "" if unknown.
+std::string ReplacedName(const std::string& path) {
+  auto target = ResolveWriteTarget(path);
+  if (!target.ok()) return "";
+  const std::string& p = target->path;
+  const size_t slash = p.rfind('/');
+  const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : p.substr(0, slash);
+  char* real = ::realpath(dir.c_str(), nullptr);
+  if (real == nullptr) return "";
+  std::string name = std::string(real) + "/" + BaseName(p);
+  std::free(real);
+  return name;
+}
+
+// Checks the paths before the (slower) embedding work; SanitizeWith checks
+// again, for its callers skip Sanitize() and files can move meanwhile.
 Status CheckPaths(const Config& config) {
+  // Descriptors 0 and 1 are /dev/null then (write/std_streams.h): reading it
+  // would make an empty output, writing it would lose the output.
+  if (config.input == "-" && StandardStreamWasClosed(0)) {
+    return IoError("-: standard input is closed");
+  }
+  if (config.output == "-" && StandardStreamWasClosed(1)) {
+    return IoError("-: standard output is closed");
+  }
   if (config.input != "-" && ::access(config.input.c_str(), R_OK) != 0) {
     return IoError("{}: cannot open input: {}", config.input, std::strerror(errno));
   }
-  if (config.input != "-" && config.output != "-" && SameFile(config.input, config.output)) {
+  // For "-", the input is whatever stdin was redirected from: `- in.txt <
+  // in.txt` would replace in.txt with the output of reading it.
+  auto is_input = [&config](const std::string& path) {
+    return config.input == "-" ? SameFileAsDescriptor(0, path) : SameFile(config.input, path);
+  };
+  if (config.output != "-" && is_input(config.output)) {
     return UsageError("{}: output is the same file as the input; refusing to overwrite it",
                       config.output);
   }
   const std::string ledger = LedgerPath(config);
-  if (!ledger.empty() && config.input != "-" && SameFile(config.input, ledger)) {
+  if (!ledger.empty() && is_input(ledger)) {
     return UsageError("{}: the ledger would overwrite the input", ledger);
+  }
+  // Validate() compares the strings; "./out.txt" or a link to it would
+  // replace the output with its own ledger.
+  if (!ledger.empty() && config.output != "-" &&
+      (SameFile(ledger, config.output) ||
+       (!ReplacedName(ledger).empty() && ReplacedName(ledger) == ReplacedName(config.output)))) {
+    return UsageError("--ledger {}: must be a path other than the input and the output", ledger);
   }
   return Status::Ok();
 }
 
-}  // namespace
+// Locks the files the run replaces (write/target_lock.h), so that a second
+// run writing the same output or ledger is refused, not interleaved: before
+// the engine's set-up, which can take minutes, so that it is refused at once.
+StatusOr<std::vector<std::unique_ptr<TargetLock>>> LockOutputs(const Config& config) {
+  std::vector<std::unique_ptr<TargetLock>> locks;
+  for (const std::string& path :
+       {config.output == "-" ? std::string() : config.output, LedgerPath(config)}) {
+    if (path.empty()) continue;
+    DPS_ASSIGN_OR_RETURN(std::unique_ptr<TargetLock> lock, TargetLock::Acquire(path));
+    if (lock) locks.push_back(std::move(lock));
+  }
+  return locks;
+}
 
-Status SanitizeWith(Engine& e, const RunKey& key, RunSummary* summary) {
+// The loop, with the outputs checked and locked.
+Status Run(Engine& e, const RunKey& key, RunSummary* summary) {
   const Config& c = e.config;
   const bool jsonl = ResolvedFormat(c) == InputFormat::kJsonl;
   DPS_ASSIGN_OR_RETURN(auto source, DocumentSource::Open(c));
@@ -128,7 +195,7 @@ Status SanitizeWith(Engine& e, const RunKey& key, RunSummary* summary) {
       Render(e, batch, jsonl, &parts[p]);
     });
     for (size_t p = 0; p < nparts; ++p) {
-      DPS_RETURN_IF_ERROR(sink->Write(parts[p].out));
+      DPS_RETURN_IF_ERROR(WriteOut(c, sink.get(), parts[p].out));
       AddPartCounts(parts[p], summary);
     }
     progress.Update(source->bytes_read(), summary->documents, summary->words);
@@ -139,6 +206,14 @@ Status SanitizeWith(Engine& e, const RunKey& key, RunSummary* summary) {
   return CommitRun(e, sink.get(), summary);
 }
 
+}  // namespace
+
+Status SanitizeWith(Engine& e, const RunKey& key, RunSummary* summary) {
+  DPS_RETURN_IF_ERROR(CheckPaths(e.config));
+  DPS_ASSIGN_OR_RETURN(const auto locks, LockOutputs(e.config));
+  return Run(e, key, summary);
+}
+
 Status Sanitize(const Config& config, RunSummary* summary) {
   // Every option check, once, before anything is read or opened.
   DPS_RETURN_IF_ERROR(ValidateConfig(config));
@@ -147,8 +222,14 @@ Status Sanitize(const Config& config, RunSummary* summary) {
   }
   DPS_ASSIGN_OR_RETURN(const RunKey key, MakeRunKey(config));
   DPS_RETURN_IF_ERROR(CheckPaths(config));
+  DPS_ASSIGN_OR_RETURN(const auto locks, LockOutputs(config));
   DPS_ASSIGN_OR_RETURN(auto engine, OpenValidatedEngine(config, /*build_mechanism=*/true));
-  DPS_RETURN_IF_ERROR(SanitizeWith(*engine, key, summary));
+  if (config.skip_done) {
+    DPS_ASSIGN_OR_RETURN(const bool done, AlreadyDone(*engine, key.kind));
+    if (done) return Status::Ok();
+  }
+  DPS_RETURN_IF_ERROR(CheckPaths(config));  // files can move during the set-up
+  DPS_RETURN_IF_ERROR(Run(*engine, key, summary));
   // What eps does, in one line after the output and ledger are committed
   // (pipeline/effect.h), so that a failed run still prints exactly one line.
   if (!config.quiet) StateEffect(*engine);

@@ -18,6 +18,7 @@
 #include <string>
 
 #include "dpsanitize/core/config.h"
+#include "dpsanitize/ledger/ledger.h"
 #include "dpsanitize/pipeline/engine.h"
 
 namespace dpsanitize {
@@ -32,6 +33,7 @@ struct RunSummary {
   uint64_t bad_records_skipped = 0;
   uint64_t documents_with_kept_oov = 0;
   std::map<uint64_t, uint64_t> words_per_document;  // word count -> documents
+  DocumentIds document_ids;                         // which documents were released
   uint64_t bytes_in = 0;
   std::optional<std::string> output_sha256;  // hex, when the output is a file
   RandomnessKind randomness = RandomnessKind::kCsprng;

@@ -8,23 +8,21 @@
 namespace dpsanitize {
 
 StatusOr<std::unique_ptr<Sink>> Sink::Open(const Config& config) {
-  std::unique_ptr<Output> out;
   if (config.output == "-") {
-    out = std::make_unique<StdoutOutput>();
-  } else {
-    // Sanitize() checks this before the slow engine set-up; SanitizeWith()
-    // callers (tests, benchmarks) skip that, and files can move meanwhile.
-    if (config.input != "-" && SameFile(config.input, config.output)) {
-      return UsageError("{}: output is the same file as the input; refusing to overwrite it",
-                        config.output);
-    }
-    DPS_ASSIGN_OR_RETURN(out, AtomicFile::Create(config.output));
+    return std::unique_ptr<Sink>(new Sink(std::make_unique<StdoutOutput>(), nullptr));
   }
-  return std::unique_ptr<Sink>(new Sink(std::move(out), config.output != "-"));
+  DPS_ASSIGN_OR_RETURN(std::unique_ptr<AtomicFile> file, AtomicFile::Create(config.output));
+  AtomicFile* raw = file.get();
+  return std::unique_ptr<Sink>(new Sink(std::move(file), raw));
 }
 
-Sink::Sink(std::unique_ptr<Output> out, bool is_file) : out_(std::move(out)), is_file_(is_file) {
+Sink::Sink(std::unique_ptr<Output> out, AtomicFile* file) : out_(std::move(out)), file_(file) {
   crypto_hash_sha256_init(&sha_);
+}
+
+Status Sink::Commit(AtomicFile* ledger) {
+  if (file_ == nullptr) return ledger != nullptr ? ledger->Commit() : Status::Ok();
+  return CommitPair(file_, ledger);
 }
 
 Status Sink::Write(std::string_view data) {
@@ -34,7 +32,7 @@ Status Sink::Write(std::string_view data) {
 }
 
 std::optional<std::string> Sink::Sha256Hex() {
-  if (!is_file_) return std::nullopt;
+  if (file_ == nullptr) return std::nullopt;
   uint8_t digest[crypto_hash_sha256_BYTES];
   crypto_hash_sha256_final(&sha_, digest);
   return HexEncode(digest, sizeof(digest));

@@ -1,12 +1,12 @@
 // Sink: the last stage of the sanitize loop. Writes the rendered parts in
 // input order to stdout or, for a file, to a temporary file that takes its
-// final name only on Commit(); and keeps a SHA-256 of everything written,
-// which the ledger records for a file output.
+// final name only on Commit(), together with the ledger; and keeps a SHA-256
+// of everything written, which the ledger records for a file output.
 //
 //   DPS_ASSIGN_OR_RETURN(auto sink, Sink::Open(config));
 //   DPS_RETURN_IF_ERROR(sink->Write(part.out));  // per part, in order
 //   summary.output_sha256 = sink->Sha256Hex();
-//   DPS_RETURN_IF_ERROR(sink->Commit());
+//   DPS_RETURN_IF_ERROR(sink->Commit(ledger.get()));
 #ifndef DPSANITIZE_PIPELINE_SINK_H_
 #define DPSANITIZE_PIPELINE_SINK_H_
 
@@ -25,8 +25,9 @@ namespace dpsanitize {
 
 class Sink {
  public:
-  // Opens config.output ("-": stdout). Refuses an output file that is the
-  // input file.
+  // Opens config.output ("-": stdout). The caller has checked that the
+  // output is not the input and that "-" names an open stream (sanitize.cpp,
+  // CheckPaths).
   static StatusOr<std::unique_ptr<Sink>> Open(const Config& config);
 
   Status Write(std::string_view data);
@@ -35,14 +36,16 @@ class Sink {
   // for stdout. Call once, after the last Write.
   std::optional<std::string> Sha256Hex();
 
-  // Renames a file output into place (stdout: nothing to do).
-  Status Commit() { return out_->Commit(); }
+  // Renames a file output and then `ledger` (nullptr: none) into place as a
+  // pair: both new or both as they were (CommitPair, write/atomic_file.h).
+  // For stdout, only the ledger.
+  Status Commit(AtomicFile* ledger);
 
  private:
-  Sink(std::unique_ptr<Output> out, bool is_file);
+  Sink(std::unique_ptr<Output> out, AtomicFile* file);
 
   std::unique_ptr<Output> out_;
-  bool is_file_;
+  AtomicFile* file_;  // out_ when the output is a file, else nullptr
   crypto_hash_sha256_state sha_;
 };
 

@@ -4,10 +4,12 @@
 
 #include <cstdio>
 #include <cstring>
-#include <fstream>
-#include <iterator>
 #include <mutex>
+#include <string>
 #include <vector>
+
+#include "dpsanitize/core/files.h"
+#include "dpsanitize/core/log.h"
 
 namespace dpsanitize {
 
@@ -53,12 +55,23 @@ RunKey RunKey::FromSeed(const std::string& seed) {
 
 StatusOr<RunKey> RunKey::FromFile(const std::string& path) {
   InitRandomness();
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return UsageError("--key-file: cannot read {}", path);
-  std::vector<char> data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // A key is a few dozen bytes; 1 MiB bounds what a mistaken path (a FIFO,
+  // a device, a corpus) can make us read.
+  auto read = ReadSmallFile(path, 1 << 20);
+  if (!read.ok()) return UsageError("--key-file {}", read.status().message());
+  std::string data = std::move(read).value();
   if (data.size() < 32) {
+    sodium_memzero(data.data(), data.size());
     return UsageError("--key-file: {} holds {} bytes; a key needs at least 32 random bytes", path,
                       data.size());
+  }
+  // Anyone who can read the key can recompute every document's noise and so
+  // undo the guarantee: say so when the file is open to other users (the run
+  // goes on: the file may sit in a directory only its owner can enter).
+  const int mode = RegularFileMode(path);
+  if (mode >= 0 && (mode & 077) != 0) {
+    Log().warn("--key-file {}: readable or writable by other users (mode {:04o}); chmod 600 it",
+               path, mode);
   }
   RunKey k;
   static constexpr char kContext[] = "dpsanitize/keyfile/v1";

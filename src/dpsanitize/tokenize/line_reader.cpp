@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -12,8 +13,14 @@ namespace {
 constexpr size_t kChunk = 1 << 20;
 }
 
-LineReader::LineReader(int fd, std::string name, size_t max_line)
-    : fd_(fd), name_(std::move(name)), max_line_(max_line) {}
+LineReader::LineReader(int fd, std::string name, size_t max_line, bool check_utf8)
+    : fd_(fd), name_(std::move(name)), max_line_(max_line), check_utf8_(check_utf8) {}
+
+void LineReader::SetRange(uint64_t first_line, uint64_t first_offset, uint64_t length) {
+  line_no_ = line_base_ = first_line;
+  offset_ = offset_base_ = first_offset;
+  remaining_ = length;
+}
 
 Status LineReader::Fill() {
   // Drop consumed bytes so the buffer stays bounded.
@@ -23,9 +30,15 @@ Status LineReader::Fill() {
     pos_ = 0;
   }
   const size_t old = buf_.size();
-  buf_.resize(old + kChunk);
+  // A range (--shard) ends like a file: the next part's bytes are never read.
+  const size_t want = static_cast<size_t>(std::min<uint64_t>(kChunk, remaining_));
+  if (want == 0) {
+    eof_ = true;
+    return Status::Ok();
+  }
+  buf_.resize(old + want);
   while (true) {
-    const ssize_t n = ::read(fd_, buf_.data() + old, kChunk);
+    const ssize_t n = ::read(fd_, buf_.data() + old, want);
     if (n < 0) {
       if (errno == EINTR) continue;
       const int err = errno;
@@ -33,6 +46,7 @@ Status LineReader::Fill() {
       return IoError("{}: cannot read: {}", name_, std::strerror(err));
     }
     buf_.resize(old + static_cast<size_t>(n));
+    if (remaining_ != UINT64_MAX) remaining_ -= static_cast<uint64_t>(n);
     if (n == 0) eof_ = true;
     return Status::Ok();
   }
@@ -69,7 +83,7 @@ StatusOr<size_t> LineReader::ReadBatch(size_t max_bytes, size_t max_lines, std::
       return DataError("{}: line {} is longer than the --max-line limit of {} bytes", name_,
                        line_no_ + 1, max_line_);
     }
-    const size_t bad = FindInvalidUtf8(line);
+    const size_t bad = check_utf8_ ? FindInvalidUtf8(line) : std::string_view::npos;
     if (bad != std::string_view::npos) {
       return DataError("{}: invalid UTF-8 at line {}, byte offset {}", name_, line_no_ + 1,
                        offset_ + bad);

@@ -4,8 +4,8 @@
 // last line without a newline is returned as it is, so concatenating the
 // lines reproduces the input exactly. Memory is bounded by the read chunk plus
 // `max_line`, whatever the input size. Every line is checked to be valid
-// UTF-8; errors name the input, the 1-based line and the byte offset, never
-// the text.
+// UTF-8 (unless the caller checks them itself); errors name the input, the
+// 1-based line and the byte offset, never the text.
 //
 //   LineReader reader(fd, "in.txt", 16 << 20);
 //   std::string batch; std::vector<size_t> ends;
@@ -19,6 +19,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "dpsanitize/core/status.h"
@@ -28,7 +29,9 @@ namespace dpsanitize {
 class LineReader {
  public:
   // Reads from `fd` (not owned). `name` is used in error messages.
-  LineReader(int fd, std::string name, size_t max_line);
+  // `check_utf8` false leaves the UTF-8 check to the caller (JSONL: a record
+  // that is not UTF-8 is a bad record, which may be skipped).
+  LineReader(int fd, std::string name, size_t max_line, bool check_utf8 = true);
 
   // Replaces `batch` with whole lines totalling about `max_bytes` (at least
   // one line, at most `max_lines`) and `ends` with each line's end offset.
@@ -36,8 +39,16 @@ class LineReader {
   StatusOr<size_t> ReadBatch(size_t max_bytes, size_t max_lines, std::string* batch,
                              std::vector<size_t>* ends);
 
-  uint64_t lines_read() const { return line_no_; }
-  uint64_t bytes_read() const { return offset_; }
+  // Reads a part of a file (--shard): the caller has positioned `fd` at byte
+  // `first_offset`, which is the start of line `first_line` (0-based) of the
+  // whole input; at most `length` bytes are read. Error messages keep naming
+  // the whole input's lines and offsets. Call before the first ReadBatch.
+  void SetRange(uint64_t first_line, uint64_t first_offset, uint64_t length);
+
+  void set_name(std::string name) { name_ = std::move(name); }
+
+  uint64_t lines_read() const { return line_no_ - line_base_; }
+  uint64_t bytes_read() const { return offset_ - offset_base_; }
 
  private:
   Status Fill();  // reads more input into buf_
@@ -45,12 +56,15 @@ class LineReader {
   int fd_;
   std::string name_;
   size_t max_line_;
+  bool check_utf8_;
   std::string buf_;
   size_t pos_ = 0;   // start of unconsumed data in buf_
   size_t scan_ = 0;  // no newline in buf_[pos_, scan_)
   bool eof_ = false;
-  uint64_t line_no_ = 0;  // lines consumed so far
-  uint64_t offset_ = 0;   // bytes consumed so far
+  uint64_t line_no_ = 0;  // lines consumed so far (plus line_base_)
+  uint64_t offset_ = 0;   // bytes consumed so far (plus offset_base_)
+  uint64_t line_base_ = 0, offset_base_ = 0;
+  uint64_t remaining_ = UINT64_MAX;  // bytes the range still allows to read
 };
 
 }  // namespace dpsanitize
