@@ -313,9 +313,8 @@ StatusOr<json> MergeChecked(const std::vector<json>& shards, const std::vector<s
                             const std::string& tool_version, const std::string& created_utc) {
   const json& first = shards[0];
   // What must agree for shards to be parts of one job.
-  const char* same[] = {"mechanism", "embedding", "randomness", "input"};
   for (size_t i = 1; i < shards.size(); ++i) {
-    for (const char* key : same) {
+    for (const char* key : kLedgerJobFields) {
       const json& a = first.at(key);
       const json& b = shards[i].at(key);
       if (a == b) continue;

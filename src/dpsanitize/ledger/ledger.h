@@ -26,6 +26,10 @@ namespace dpsanitize {
 
 inline constexpr const char* kLedgerFormat = "dpsanitize-ledger/1";
 
+// The ledger fields that identify a job: shards merge only when they agree,
+// and --skip-done redoes a run whose ledger differs in any of them.
+inline constexpr const char* kLedgerJobFields[] = {"mechanism", "embedding", "randomness", "input"};
+
 // Which documents a run released, so that `ledger merge` can refuse shards
 // that overlap (the per-document statement assumes each document was released
 // once). Positional ids (line, paragraph or record numbers) are stored

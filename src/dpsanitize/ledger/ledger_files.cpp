@@ -39,12 +39,6 @@ StatusOr<std::string> FileSha256(const std::string& path) {
   return HexEncode(digest, sizeof(digest));
 }
 
-std::string DirName(const std::string& path) {
-  const size_t slash = path.rfind('/');
-  if (slash == std::string::npos) return ".";
-  return slash == 0 ? "/" : path.substr(0, slash);
-}
-
 }  // namespace
 
 Status MergeLedgerFiles(const std::vector<std::string>& inputs, const std::string& out,

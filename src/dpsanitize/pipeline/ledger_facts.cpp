@@ -126,7 +126,9 @@ void DocumentTracker::AddEmptyDocument(uint64_t doc) {
 
 namespace {
 
-// The facts that identify a job, without any count of its run.
+// The facts that identify a job, without any count of its run: what a
+// ledger states and --skip-done compares. File names without their folders
+// (docs/ledger.md).
 LedgerFacts JobFacts(const Engine& e, RandomnessKind randomness) {
   const Config& c = e.config;
   LedgerFacts f;
@@ -159,7 +161,7 @@ StatusOr<bool> AlreadyDone(const Engine& e, RandomnessKind randomness) {
   }
   const nlohmann::json& old = read.value();
   const nlohmann::json now = BuildLedger(JobFacts(e, randomness));
-  for (const char* key : {"mechanism", "embedding", "randomness", "input"}) {
+  for (const char* key : kLedgerJobFields) {
     if (old.at(key) != now.at(key)) {
       Log().warn("--skip-done: {} was written by another job ({} differs); redoing the run",
                  ledger_path, key);
@@ -187,23 +189,12 @@ StatusOr<bool> AlreadyDone(const Engine& e, RandomnessKind randomness) {
 Status WriteLedger(const Engine& e, const RunSummary& s, const std::string& path,
                    std::unique_ptr<AtomicFile>* file) {
   const Config& c = e.config;
-  LedgerFacts f;
+  LedgerFacts f = JobFacts(e, s.randomness);
   f.tool_version = c.tool_version;
   f.created_utc = NowUtc();
-  AddMechanismFacts(e, &f);
-  // File names without their folders (docs/ledger.md).
-  f.embedding_name = BaseName(e.embedding->path());
-  f.embedding_sha256 = e.embedding->content_sha256();
-  f.embedding_entries = e.embedding->size();
-  f.vocab_size = e.vocab->size();
-  f.dim = e.vocab->dim();
-  f.randomness = RandomnessKindName(s.randomness);
-  AddInputFacts(c, &f);
   AddTotals(s, &f);
   f.document_ids = s.document_ids;
   f.output_sha256 = s.output_sha256;
-  f.output_name = c.output == "-" ? "-" : BaseName(c.output);
-  if (c.shard_count > 0) f.output_shard = fmt::format("{}/{}", c.shard_index, c.shard_count);
   const std::string text = BuildLedger(f).dump(2) + "\n";
   DPS_ASSIGN_OR_RETURN(*file, AtomicFile::Create(path));
   return (*file)->Write(text);

@@ -19,13 +19,6 @@ namespace {
 constexpr const char* kTempInfix = ".dpsanitize-tmp-";
 constexpr const char* kBackupInfix = ".dpsanitize-old-";
 
-std::string DirName(const std::string& path) {
-  const size_t slash = path.rfind('/');
-  if (slash == std::string::npos) return ".";
-  if (slash == 0) return "/";
-  return path.substr(0, slash);
-}
-
 // `.<name><infix>` in the folder of `path`.
 std::string HiddenSibling(const std::string& path, const char* infix) {
   return DirName(path) + "/." + BaseName(path) + infix;

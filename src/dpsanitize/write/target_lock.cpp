@@ -13,16 +13,6 @@
 #include "dpsanitize/write/cleanup.h"
 
 namespace dpsanitize {
-namespace {
-
-std::string DirName(const std::string& path) {
-  const size_t slash = path.rfind('/');
-  if (slash == std::string::npos) return ".";
-  if (slash == 0) return "/";
-  return path.substr(0, slash);
-}
-
-}  // namespace
 
 StatusOr<std::unique_ptr<TargetLock>> TargetLock::Acquire(const std::string& path) {
   DPS_ASSIGN_OR_RETURN(const WriteTarget target, ResolveWriteTarget(path));
