@@ -15,6 +15,10 @@ PACKAGES=(
   python3-sklearn python3-matplotlib     # scripts/eval_utility.sh (and its CI-sized test)
   gnuplot-nox                            # dpsanitize audit --plot
   clang libfuzzer-14-dev                 # scripts/fuzz.sh (libFuzzer with clang 14)
+  zlib1g-dev libzstd-dev                  # streamed .gz / .zst input and output
+  libcsv-dev                              # RFC 4180 CSV parsing (--format csv)
+  help2man                                # man page generated from --help at build time
+  dpkg-dev file                           # scripts/package.sh: CPack .deb (dpkg-shlibdeps)
 )
 
 missing=()

@@ -80,66 +80,122 @@ void ApplyMechanismFlags(const MechanismFlags& f, Config* c) {
   }
 }
 
+// --help lists the options by topic (CLI11 option groups), in the order a
+// user meets them: what is read, how it is perturbed, what is guaranteed and
+// recorded, what is written, how fast.
+namespace {
+constexpr const char* kInput = "Input";
+constexpr const char* kMechanism = "Mechanism";
+constexpr const char* kPrivacy = "Privacy";
+constexpr const char* kOutput = "Output";
+constexpr const char* kPerformance = "Performance";
+}  // namespace
+
 void SanitizeFlags::Add(CLI::App& app) {
   Config& c = config;
-  app.add_option("IN", c.input, "Input text, UTF-8, one document per line ('-': stdin)")
+  app.add_option("IN", c.input,
+                 "Input, UTF-8: text, JSONL, CSV or TSV, optionally .gz/.zst ('-': stdin)")
       ->required();
-  app.add_option("OUT", c.output, "Output path, written atomically ('-': stdout)")->required();
-  app.add_option("--eps", c.eps, "Metric-DP epsilon per unit of embedding distance (required)")
-      ->check(Decimal());
-  AddMechanismFlags(app, &mechanism, /*with_options=*/true);
-  AddEmbeddingFlags(app, &c);
-  app.add_option("--seed", c.seed,
-                 "Reproducible noise for tests; NO privacy guarantee (never stored)");
-  app.add_option("--key-file", c.key_file,
-                 "Secret key file (>= 32 bytes): same key and input give the same output");
-  app.add_option("--first-doc-id", c.first_doc_id, "Id of the first document (for shards)")
-      ->check(Count())
-      ->capture_default_str();
-  app.add_option("--threads", c.threads, "Worker threads (0: all cores)")
-      ->check(Count())
-      ->capture_default_str();
-  app.add_option("--oov", oov, "Out-of-vocabulary words: mask, keep (no guarantee) or drop")
-      ->check(CLI::IsMember({"mask", "keep", "drop"}))
-      ->capture_default_str();
-  app.add_option("--oov-token", c.oov_token, "Placeholder for --oov mask")->capture_default_str();
-  app.add_option("--case", case_mode, "preserve (case pattern of the input word) or lower")
-      ->check(CLI::IsMember({"preserve", "lower"}))
-      ->capture_default_str();
-  app.add_option("--max-line", c.max_line, "Longest accepted line in bytes")
-      ->check(Count())
-      ->capture_default_str();
-  app.add_option("--neighbor-depth", c.neighbor_depth,
-                 "Neighbours cached per word; deeper draws scan exactly")
-      ->check(Count())
-      ->capture_default_str();
-  app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off [warn]")
-      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
-  app.add_flag("-q,--quiet", c.quiet, "No warnings or progress on stderr");
-  app.add_option("--format", format, "Input format: text, jsonl, or auto (.jsonl/.ndjson: jsonl)")
-      ->check(CLI::IsMember({"auto", "text", "jsonl"}))
-      ->capture_default_str();
+  app.add_option("OUT", c.output,
+                 "Output path, written atomically; .gz/.zst compress it ('-': stdout)")
+      ->required();
+
+  app.add_option("--format", format,
+                 "Input format: text, jsonl, csv, tsv, or auto (by the extension beneath any "
+                 ".gz/.zst: .jsonl/.ndjson, .csv, .tsv; else text)")
+      ->check(CLI::IsMember({"auto", "text", "jsonl", "csv", "tsv"}))
+      ->capture_default_str()
+      ->group(kInput);
   app.add_option("--doc", doc, "Plain text: a document is a line, a paragraph or the file")
       ->check(CLI::IsMember({"line", "paragraph", "file"}))
-      ->capture_default_str();
+      ->capture_default_str()
+      ->group(kInput);
   app.add_option("--text-field", c.text_fields,
                  "JSONL: top-level string field to rewrite (repeat for several)")
       ->allow_extra_args(false)
-      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+      ->group(kInput);
+  app.add_option("--text-column", c.text_columns,
+                 "CSV/TSV: header name of a column to rewrite (repeat for several)")
+      ->allow_extra_args(false)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+      ->group(kInput);
   app.add_option("--id-field", c.id_field,
-                 "JSONL: field holding the document id (default: record position)");
-  app.add_option("--on-bad-record", bad, "JSONL: error or skip (skipped records are counted)")
+                 "JSONL: field holding the document id (default: record position)")
+      ->group(kInput);
+  app.add_option("--on-bad-record", bad,
+                 "JSONL/CSV/TSV: error or skip (skipped records are counted)")
       ->check(CLI::IsMember({"error", "skip"}))
-      ->capture_default_str();
-  app.add_option("--ledger", c.ledger, "Privacy ledger path [OUT.ledger.json]");
-  app.add_flag("--no-ledger", c.no_ledger, "Write no privacy ledger");
-  app.add_flag("--progress", progress, "Show progress on stderr even when it is not a terminal");
+      ->capture_default_str()
+      ->group(kInput);
+  app.add_option("--max-line", c.max_line, "Longest accepted line (record) in bytes")
+      ->check(Count())
+      ->capture_default_str()
+      ->group(kInput);
+  app.add_option("--first-doc-id", c.first_doc_id, "Id of the first document (for shards)")
+      ->check(Count())
+      ->capture_default_str()
+      ->group(kInput);
   app.add_option("--shard", shard,
                  "I/N: process only the I-th of N parts of IN (0 <= I < N), split at document "
-                 "boundaries; concatenated in order, the N outputs are the whole run's");
+                 "boundaries; concatenated in order, the N outputs are the whole run's")
+      ->group(kInput);
+
+  AddMechanismFlags(app, &mechanism, /*with_options=*/true);
+  AddEmbeddingFlags(app, &c);
+  app.get_option("--mechanism")->group(kMechanism);
+  for (const auto& [name, option] : mechanism.options) option->group(kMechanism);
+  app.get_option("--embedding")->group(kMechanism);
+  app.get_option("--vocab-size")->group(kMechanism);
+
+  app.add_option("--eps", c.eps, "Metric-DP epsilon per unit of embedding distance (required)")
+      ->check(Decimal())
+      ->group(kPrivacy);
+  app.add_option("--oov", oov, "Out-of-vocabulary words: mask, keep (no guarantee) or drop")
+      ->check(CLI::IsMember({"mask", "keep", "drop"}))
+      ->capture_default_str()
+      ->group(kPrivacy);
+  app.add_option("--oov-token", c.oov_token, "Placeholder for --oov mask")
+      ->capture_default_str()
+      ->group(kPrivacy);
+  app.add_option("--key-file", c.key_file,
+                 "Secret key file (>= 32 bytes): same key and input give the same output")
+      ->group(kPrivacy);
+  app.add_option("--seed", c.seed,
+                 "Reproducible noise for tests; NO privacy guarantee (never stored)")
+      ->group(kPrivacy);
+  app.add_option("--ledger", c.ledger, "Privacy ledger path [OUT.ledger.json]")->group(kPrivacy);
+  app.add_flag("--no-ledger", c.no_ledger, "Write no privacy ledger")->group(kPrivacy);
+
+  app.add_option("--compress", compress,
+                 "Compression of OUT: gzip, zstd, none, or auto (by OUT's extension: .gz, .zst)")
+      ->check(CLI::IsMember({"auto", "gzip", "zstd", "none"}))
+      ->capture_default_str()
+      ->group(kOutput);
+  app.add_option("--case", case_mode, "preserve (case pattern of the input word) or lower")
+      ->check(CLI::IsMember({"preserve", "lower"}))
+      ->capture_default_str()
+      ->group(kOutput);
   app.add_flag("--skip-done", c.skip_done,
                "If OUT and its ledger exist and match this job (settings, shard, SHA-256), exit 0 "
-               "without redoing it");
+               "without redoing it")
+      ->group(kOutput);
+  app.add_flag("-q,--quiet", c.quiet, "No warnings or progress on stderr")->group(kOutput);
+  app.add_flag("--progress", progress, "Show progress on stderr even when it is not a terminal")
+      ->group(kOutput);
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off [warn]")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
+      ->group(kOutput);
+
+  app.add_option("--threads", c.threads, "Worker threads (0: all cores)")
+      ->check(Count())
+      ->capture_default_str()
+      ->group(kPerformance);
+  app.add_option("--neighbor-depth", c.neighbor_depth,
+                 "Neighbours cached per word; deeper draws scan exactly")
+      ->check(Count())
+      ->capture_default_str()
+      ->group(kPerformance);
 }
 
 Status ParseShard(const std::string& text, uint64_t* index, uint64_t* count) {
@@ -167,7 +223,13 @@ Config SanitizeFlags::Apply() const {
   ApplyMechanismFlags(mechanism, &c);
   c.format = format == "text"    ? InputFormat::kText
              : format == "jsonl" ? InputFormat::kJsonl
+             : format == "csv"   ? InputFormat::kCsv
+             : format == "tsv"   ? InputFormat::kTsv
                                  : InputFormat::kAuto;
+  c.compress = compress == "gzip"   ? Compression::kGzip
+               : compress == "zstd" ? Compression::kZstd
+               : compress == "none" ? Compression::kNone
+                                    : Compression::kAuto;
   c.doc_mode = doc == "paragraph" ? DocMode::kParagraph
                : doc == "file"    ? DocMode::kFile
                                   : DocMode::kLine;

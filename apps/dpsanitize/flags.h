@@ -38,7 +38,8 @@ void ApplyMechanismFlags(const MechanismFlags& f, Config* c);
 struct SanitizeFlags {
   Config config;
   MechanismFlags mechanism;
-  std::string oov = "mask", case_mode = "preserve", format = "auto", doc = "line", bad = "error";
+  std::string oov = "mask", case_mode = "preserve", format = "auto", doc = "line", bad = "error",
+              compress = "auto";
   std::string log_level;
   std::string shard;
   bool progress = false;

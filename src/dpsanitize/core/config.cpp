@@ -15,10 +15,37 @@ Status CheckPositive(const std::optional<double>& v, const char* flag) {
 }
 }  // namespace
 
+std::string StripCompressionExtension(const std::string& path, Compression* compression) {
+  *compression = Compression::kNone;
+  if (EndsWith(path, ".gz")) {
+    *compression = Compression::kGzip;
+    return path.substr(0, path.size() - 3);
+  }
+  if (EndsWith(path, ".zst")) {
+    *compression = Compression::kZstd;
+    return path.substr(0, path.size() - 4);
+  }
+  return path;
+}
+
 InputFormat ResolvedFormat(const Config& c) {
   if (c.format != InputFormat::kAuto) return c.format;
-  return EndsWith(c.input, ".jsonl") || EndsWith(c.input, ".ndjson") ? InputFormat::kJsonl
-                                                                     : InputFormat::kText;
+  // corpus.jsonl.zst is JSONL compressed with zstd: the format is named by
+  // the extension beneath the compression one.
+  Compression ignored;
+  const std::string name = StripCompressionExtension(c.input, &ignored);
+  if (EndsWith(name, ".jsonl") || EndsWith(name, ".ndjson")) return InputFormat::kJsonl;
+  if (EndsWith(name, ".csv")) return InputFormat::kCsv;
+  if (EndsWith(name, ".tsv")) return InputFormat::kTsv;
+  return InputFormat::kText;
+}
+
+Compression ResolvedOutputCompression(const Config& c) {
+  if (c.compress != Compression::kAuto) return c.compress;
+  if (c.output == "-") return Compression::kNone;
+  Compression by_name;
+  StripCompressionExtension(c.output, &by_name);
+  return by_name;
 }
 
 std::string LedgerPath(const Config& c) {

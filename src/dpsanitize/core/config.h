@@ -15,7 +15,11 @@ namespace dpsanitize {
 
 enum class OovPolicy { kMask, kKeep, kDrop };
 enum class CaseMode { kPreserve, kLower };
-enum class InputFormat { kAuto, kText, kJsonl };
+enum class InputFormat { kAuto, kText, kJsonl, kCsv, kTsv };
+// Compression of a stream. kAuto: by the file name's extension (.gz, .zst);
+// for input, also by the stream's first bytes (their magic numbers are never
+// valid UTF-8, so no text input is mistaken for them).
+enum class Compression { kAuto, kNone, kGzip, kZstd };
 enum class DocMode { kLine, kParagraph, kFile };
 enum class BadRecordPolicy { kError, kSkip };
 enum class ProgressMode { kAuto, kAlways, kNever };
@@ -49,9 +53,13 @@ struct Config {
   uint64_t max_line = 16u << 20;            // bytes per line (document), excluding newline
   uint64_t neighbor_depth = 64;             // cached neighbours per word (deeper draws scan)
   bool quiet = false;                       // no warnings on stderr
-  InputFormat format = InputFormat::kAuto;  // kAuto: jsonl for .jsonl/.ndjson inputs, else text
+  // kAuto: by the input's extension beneath any compression one:
+  // .jsonl/.ndjson jsonl, .csv csv, .tsv tsv, else text.
+  InputFormat format = InputFormat::kAuto;
+  Compression compress = Compression::kAuto;  // of OUT (--compress); kAuto: by OUT's extension
   DocMode doc_mode = DocMode::kLine;        // plain text: what one document is
   std::vector<std::string> text_fields;     // JSONL: top-level string fields to rewrite
+  std::vector<std::string> text_columns;    // CSV/TSV: header names of the columns to rewrite
   std::optional<std::string> id_field;      // JSONL: document id field (default: position)
   BadRecordPolicy on_bad_record = BadRecordPolicy::kError;  // JSONL: invalid records
   std::optional<std::string> ledger;  // ledger path; default OUT.ledger.json for a file OUT
@@ -62,6 +70,13 @@ struct Config {
 
 // The input format after inference from the input's name.
 InputFormat ResolvedFormat(const Config& config);
+
+// `path` without a trailing compression extension (".gz", ".zst"), and that
+// compression (kNone when there is none).
+std::string StripCompressionExtension(const std::string& path, Compression* compression);
+
+// The output's compression after inference from its name (kNone for "-").
+Compression ResolvedOutputCompression(const Config& config);
 
 // The ledger path, or "" when no ledger is written.
 std::string LedgerPath(const Config& config);
