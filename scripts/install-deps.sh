@@ -17,6 +17,7 @@ PACKAGES=(
   clang libfuzzer-14-dev                 # scripts/fuzz.sh (libFuzzer with clang 14)
   zlib1g-dev libzstd-dev                  # streamed .gz / .zst input and output
   libcsv-dev                              # RFC 4180 CSV parsing (--format csv)
+  zstd                                    # tests and bench: zstd-compressed corpora
   help2man                                # man page generated from --help at build time
   dpkg-dev file                           # scripts/package.sh: CPack .deb (dpkg-shlibdeps)
 )

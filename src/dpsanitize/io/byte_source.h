@@ -37,10 +37,17 @@ class ByteSource {
   virtual Compression compression() const = 0;
   // Renames the stream in error messages.
   virtual void set_name(std::string name) = 0;
+  // Bytes taken from the underlying file so far (compressed bytes for a
+  // decompressing source): progress against the file's size.
+  virtual uint64_t raw_bytes_read() const = 0;
 };
 
-// Reads `fd` (not owned) as it is.
-std::unique_ptr<ByteSource> RawFdSource(int fd, std::string name);
+// Reads `fd` (not owned) as it is, after the bytes in `prefix` (bytes already
+// read from `fd`, e.g. to look at its magic number).
+std::unique_ptr<ByteSource> RawFdSource(int fd, std::string name, std::string prefix = "");
+
+// The name used in messages for a compression ("gzip", "zstd", "none").
+const char* CompressionName(Compression compression);
 
 // Reads `fd` (not owned), decompressing per `compression`: kGzip or kZstd
 // (from the file name) require that format's magic number at byte 0; kAuto

@@ -28,7 +28,17 @@ StatusOr<std::unique_ptr<DocumentSource>> DocumentSource::Open(const Config& con
     fd = ::open(config.input.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return IoError("{}: cannot open input: {}", config.input, std::strerror(errno));
   }
-  std::unique_ptr<DocumentSource> source(new DocumentSource(config, fd, std::move(name)));
+  // Compression: promised by the name (.gz, .zst), or recognised by the
+  // magic number (stdin, or a file named otherwise).
+  Compression by_name = Compression::kNone;
+  if (config.input != "-") StripCompressionExtension(config.input, &by_name);
+  StatusOr<std::unique_ptr<ByteSource>> bytes = OpenByteSource(fd, name, by_name);
+  if (!bytes.ok()) {
+    if (fd > 0) ::close(fd);
+    return bytes.status();
+  }
+  std::unique_ptr<DocumentSource> source(
+      new DocumentSource(config, fd, std::move(name), std::move(bytes).value()));
   if (config.shard_count > 0) DPS_RETURN_IF_ERROR(source->StartShard());
   return source;
 }
@@ -38,6 +48,14 @@ Status DocumentSource::StartShard() {
   if (::fstat(fd_, &st) != 0 || !S_ISREG(st.st_mode)) {
     return UsageError("--shard {}: {} is not a regular file; a pipe or device cannot be split",
                       config_.shard_text, name_);
+  }
+  if (compression_ != Compression::kNone) {
+    // A part must start at a byte offset of the text; a compressed stream
+    // can only be decoded from its beginning.
+    return UsageError(
+        "--shard {}: {} is {}-compressed and cannot be split; decompress it first or split the "
+        "corpus into files",
+        config_.shard_text, name_, CompressionName(compression_));
   }
   DPS_ASSIGN_OR_RETURN(const ShardPlan plan,
                        PlanShard(fd_, static_cast<uint64_t>(st.st_size), config_, name_));
@@ -63,14 +81,16 @@ Status DocumentSource::StartShard() {
   return Status::Ok();
 }
 
-DocumentSource::DocumentSource(const Config& config, int fd, std::string name)
+DocumentSource::DocumentSource(const Config& config, int fd, std::string name,
+                               std::unique_ptr<ByteSource> bytes)
     : config_(config),
       jsonl_(ResolvedFormat(config) == InputFormat::kJsonl),
       fd_(fd),
       name_(std::move(name)),
+      compression_(bytes->compression()),
       // JSONL records are checked one by one in Analyze, where a record that
       // is not UTF-8 becomes a bad record (--on-bad-record).
-      reader_(fd, name_, config.max_line, /*check_utf8=*/!jsonl_) {
+      reader_(std::move(bytes), name_, config.max_line, /*check_utf8=*/!jsonl_) {
   // Only a regular file has a size worth showing progress against.
   struct stat st {};
   if (::fstat(fd_, &st) == 0 && S_ISREG(st.st_mode)) total_bytes_ = st.st_size;

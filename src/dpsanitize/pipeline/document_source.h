@@ -45,12 +45,16 @@ class DocumentSource {
   // counts as one empty document (plain text, --document file).
   bool EmptyFileDocument() const;
 
-  const std::string& name() const { return name_; }      // for error messages
-  uint64_t total_bytes() const { return total_bytes_; }  // regular file size, else 0
-  uint64_t bytes_read() const { return reader_.bytes_read(); }
+  const std::string& name() const { return name_; }             // for error messages
+  uint64_t total_bytes() const { return total_bytes_; }         // regular file size, else 0
+  uint64_t bytes_read() const { return reader_.bytes_read(); }  // decompressed
+  // Bytes of the file read so far (compressed ones for a compressed input):
+  // the progress meter's measure against total_bytes().
+  uint64_t file_bytes_read() const { return reader_.raw_bytes_read(); }
+  Compression compression() const { return compression_; }
 
  private:
-  DocumentSource(const Config& config, int fd, std::string name);
+  DocumentSource(const Config& config, int fd, std::string name, std::unique_ptr<ByteSource> bytes);
   // --shard: seeks to the part and sets the document state it starts in.
   Status StartShard();
   void AssignTextDocuments(Batch* batch);
@@ -60,6 +64,7 @@ class DocumentSource {
   const bool jsonl_;
   const int fd_;
   std::string name_;
+  Compression compression_;
   uint64_t total_bytes_ = 0;
   LineReader reader_;
   uint64_t lines_ = 0;  // lines before the current batch

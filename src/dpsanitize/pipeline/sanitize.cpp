@@ -61,6 +61,7 @@ void AddPartCounts(const Part& part, RunSummary* s) {
 // an interrupted or failed run leaves the old output with the old ledger,
 // never the new output with the old ledger.
 Status CommitRun(const Engine& e, Sink* sink, RunSummary* summary) {
+  DPS_RETURN_IF_ERROR(sink->Finish());
   summary->output_sha256 = sink->Sha256Hex();
   const std::string ledger_path = LedgerPath(e.config);
   std::unique_ptr<AtomicFile> ledger;
@@ -198,7 +199,7 @@ Status Run(Engine& e, const RunKey& key, RunSummary* summary) {
       DPS_RETURN_IF_ERROR(WriteOut(c, sink.get(), parts[p].out));
       AddPartCounts(parts[p], summary);
     }
-    progress.Update(source->bytes_read(), summary->documents, summary->words);
+    progress.Update(source->file_bytes_read(), summary->documents, summary->words);
   }
   ordered.Finish(source->EmptyFileDocument());
   progress.Finish();

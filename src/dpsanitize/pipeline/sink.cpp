@@ -8,15 +8,27 @@
 namespace dpsanitize {
 
 StatusOr<std::unique_ptr<Sink>> Sink::Open(const Config& config) {
+  const Compression compression = ResolvedOutputCompression(config);
+  const std::string name = config.output == "-" ? "<stdout>" : config.output;
+  std::unique_ptr<Compressor> compressor;
+  if (compression != Compression::kNone) {
+    DPS_ASSIGN_OR_RETURN(compressor, Compressor::Create(compression, name));
+  }
   if (config.output == "-") {
-    return std::unique_ptr<Sink>(new Sink(std::make_unique<StdoutOutput>(), nullptr));
+    return std::unique_ptr<Sink>(
+        new Sink(std::make_unique<StdoutOutput>(), nullptr, compression, std::move(compressor)));
   }
   DPS_ASSIGN_OR_RETURN(std::unique_ptr<AtomicFile> file, AtomicFile::Create(config.output));
   AtomicFile* raw = file.get();
-  return std::unique_ptr<Sink>(new Sink(std::move(file), raw));
+  return std::unique_ptr<Sink>(new Sink(std::move(file), raw, compression, std::move(compressor)));
 }
 
-Sink::Sink(std::unique_ptr<Output> out, AtomicFile* file) : out_(std::move(out)), file_(file) {
+Sink::Sink(std::unique_ptr<Output> out, AtomicFile* file, Compression compression,
+           std::unique_ptr<Compressor> compressor)
+    : out_(std::move(out)),
+      compression_(compression),
+      compressor_(std::move(compressor)),
+      file_(file) {
   crypto_hash_sha256_init(&sha_);
 }
 
@@ -26,8 +38,24 @@ Status Sink::Commit(AtomicFile* ledger) {
 }
 
 Status Sink::Write(std::string_view data) {
-  DPS_RETURN_IF_ERROR(out_->Write(data));
-  crypto_hash_sha256_update(&sha_, reinterpret_cast<const uint8_t*>(data.data()), data.size());
+  if (compressor_ == nullptr) return WriteRaw(data);
+  compressed_.clear();
+  DPS_RETURN_IF_ERROR(compressor_->Compress(data, &compressed_));
+  return WriteRaw(compressed_);
+}
+
+Status Sink::Finish() {
+  if (compressor_ == nullptr) return Status::Ok();
+  compressed_.clear();
+  DPS_RETURN_IF_ERROR(compressor_->Finish(&compressed_));
+  return WriteRaw(compressed_);
+}
+
+// The hash covers the bytes as they reach the file, compressed or not.
+Status Sink::WriteRaw(std::string_view bytes) {
+  if (bytes.empty()) return Status::Ok();
+  DPS_RETURN_IF_ERROR(out_->Write(bytes));
+  crypto_hash_sha256_update(&sha_, reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
   return Status::Ok();
 }
 

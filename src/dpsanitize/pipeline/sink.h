@@ -1,10 +1,14 @@
 // Sink: the last stage of the sanitize loop. Writes the rendered parts in
-// input order to stdout or, for a file, to a temporary file that takes its
-// final name only on Commit(), together with the ledger; and keeps a SHA-256
-// of everything written, which the ledger records for a file output.
+// input order, compressed if OUT's name or --compress asks for it
+// (io/compressor.h), to stdout or, for a file, to a temporary file that takes
+// its final name only on Commit(), together with the ledger; and keeps a
+// SHA-256 of the bytes written (the compressed ones for a compressed file),
+// which the ledger records for a file output, so `ledger verify` and
+// --skip-done check the file as it is on disk.
 //
 //   DPS_ASSIGN_OR_RETURN(auto sink, Sink::Open(config));
 //   DPS_RETURN_IF_ERROR(sink->Write(part.out));  // per part, in order
+//   DPS_RETURN_IF_ERROR(sink->Finish());          // the compressed stream's end
 //   summary.output_sha256 = sink->Sha256Hex();
 //   DPS_RETURN_IF_ERROR(sink->Commit(ledger.get()));
 #ifndef DPSANITIZE_PIPELINE_SINK_H_
@@ -19,6 +23,7 @@
 
 #include "dpsanitize/core/config.h"
 #include "dpsanitize/core/status.h"
+#include "dpsanitize/io/compressor.h"
 #include "dpsanitize/write/atomic_file.h"
 
 namespace dpsanitize {
@@ -32,9 +37,15 @@ class Sink {
 
   Status Write(std::string_view data);
 
-  // Lower-case hex SHA-256 of all data written, for a file output; nullopt
-  // for stdout. Call once, after the last Write.
+  // Ends a compressed stream (nothing to do otherwise). Call once, after the
+  // last Write.
+  Status Finish();
+
+  // Lower-case hex SHA-256 of all bytes written, for a file output; nullopt
+  // for stdout. Call once, after Finish.
   std::optional<std::string> Sha256Hex();
+
+  Compression compression() const { return compression_; }
 
   // Renames a file output and then `ledger` (nullptr: none) into place as a
   // pair: both new or both as they were (CommitPair, write/atomic_file.h).
@@ -42,10 +53,15 @@ class Sink {
   Status Commit(AtomicFile* ledger);
 
  private:
-  Sink(std::unique_ptr<Output> out, AtomicFile* file);
+  Sink(std::unique_ptr<Output> out, AtomicFile* file, Compression compression,
+       std::unique_ptr<Compressor> compressor);
+  Status WriteRaw(std::string_view bytes);
 
   std::unique_ptr<Output> out_;
-  AtomicFile* file_;  // out_ when the output is a file, else nullptr
+  Compression compression_;
+  std::unique_ptr<Compressor> compressor_;  // nullptr: written as it is
+  std::string compressed_;                  // reused buffer
+  AtomicFile* file_;                        // out_ when the output is a file, else nullptr
   crypto_hash_sha256_state sha_;
 };
 
