@@ -287,6 +287,8 @@ json BuildLedger(const LedgerFacts& f) {
   // Which part of a sharded job this is: --skip-done checks it, and the
   // merged ledger's outputs list the parts in order.
   if (!f.output_shard.empty()) output["shard"] = f.output_shard;
+  // A compressed output's SHA-256 is of the compressed file as written.
+  if (!f.output_compression.empty()) output["compression"] = f.output_compression;
   j["outputs"] = json::array({output});
   return j;
 }

@@ -86,6 +86,7 @@ struct LedgerFacts {
   std::optional<std::string> output_sha256;  // when the output is a file
   std::string output_name;                   // file name (no folder), or "-"
   std::string output_shard;                  // "I/N" for a --shard run, else ""
+  std::string output_compression;  // "gzip" or "zstd" (the SHA-256 is of those bytes), else ""
 };
 
 nlohmann::json BuildLedger(const LedgerFacts& facts);
