@@ -262,11 +262,13 @@ void CheckLine(const Engine& e, dpsanitize::WordId replacement, std::string_view
   std::vector<dpsanitize::Part> parts(1);
   dpsanitize::SplitBatch(batch, 1, &parts);
   dpsanitize::Part& p = parts[0];
-  dpsanitize::Analyze(e, batch, /*jsonl=*/true, &p);
+  dpsanitize::InputLayout layout;
+  layout.format = dpsanitize::InputFormat::kJsonl;
+  dpsanitize::Analyze(e, batch, layout, &p);
   Check(p.records.size() == 1);
   const dpsanitize::Record& r = p.records[0];
   p.outs.assign(p.draws.size(), replacement);
-  dpsanitize::Render(e, batch, /*jsonl=*/true, &p);
+  dpsanitize::Render(e, batch, layout, &p);
 
   std::string_view body = line;
   while (!body.empty() && (body.back() == '\n' || body.back() == '\r')) body.remove_suffix(1);

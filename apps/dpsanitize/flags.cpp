@@ -121,7 +121,8 @@ void SanitizeFlags::Add(CLI::App& app) {
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
       ->group(kInput);
   app.add_option("--id-field", c.id_field,
-                 "JSONL: field holding the document id (default: record position)")
+                 "JSONL field or CSV/TSV column holding the document id (default: record "
+                 "position)")
       ->group(kInput);
   app.add_option("--on-bad-record", bad,
                  "JSONL/CSV/TSV: error or skip (skipped records are counted)")

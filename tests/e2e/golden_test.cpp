@@ -103,6 +103,13 @@ const GoldenCase kCases[] = {
     {"em", "corpus.txt", "3", {}},
     {"em-eps8-paragraph", "corpus.txt", "8", {"--mechanism", "em", "--doc", "paragraph"}},
     {"em-jsonl", "corpus.jsonl", "3", {"--text-field", "text", "--id-field", "id"}},
+    // CSV: quoted fields with commas, quotes and line breaks, CRLF and LF,
+    // a blank line, an empty text, a bad row (skipped), string and integer ids.
+    {"em-csv",
+     "corpus.csv",
+     "3",
+     {"--text-column", "text", "--text-column", "title", "--id-field", "id", "--on-bad-record",
+      "skip"}},
     {"tem", "corpus.txt", "3", {"--mechanism", "tem"}},
     {"tem-gamma", "corpus.txt", "3", {"--mechanism", "tem", "--tem-gamma", "4"}},
     // bem at a total eps of 3 (eps_1 and the weights solved for the fixture).

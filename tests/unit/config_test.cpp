@@ -165,6 +165,47 @@ TEST(ConfigTest, JsonlSettings) {
   EXPECT_TRUE(Check(t).ok());
 }
 
+TEST(ConfigTest, CsvAndTsvSettings) {
+  Config c = Tg(50);
+  c.input = "rows.csv.zst";
+  EXPECT_EQ(ResolvedFormat(c), InputFormat::kCsv);
+  ExpectUsage(c, "--text-column: required for CSV input");
+  c.text_columns = {"text", "title"};
+  EXPECT_TRUE(Check(c).ok());
+  c.text_fields = {"text"};
+  ExpectUsage(c, "--text-field: only for --format jsonl");
+  c.text_fields.clear();
+  c.text_columns = {"text", "text"};
+  ExpectUsage(c, "--text-column text: given twice");
+  c.text_columns = {"text"};
+  c.id_field = "text";
+  ExpectUsage(c, "--id-field text: is also a --text-column");
+  c.id_field = "id";
+  EXPECT_TRUE(Check(c).ok());
+  c.doc_mode = DocMode::kParagraph;
+  ExpectUsage(c, "--doc");
+  c.doc_mode = DocMode::kLine;
+  // A comma or quote in the placeholder is quoted in CSV; a tab cannot be
+  // written in a TSV field at all.
+  c.oov_token = "<un,k>\t";
+  EXPECT_TRUE(Check(c).ok());
+  c.input = "rows.tsv";
+  EXPECT_EQ(ResolvedFormat(c), InputFormat::kTsv);
+  ExpectUsage(c, "--oov-token: must not contain a tab");
+  c.oov_token = "<unk>\r";
+  ExpectUsage(c, "--oov-token: must not contain a tab or carriage return");
+  c.oov = OovPolicy::kKeep;
+  EXPECT_TRUE(Check(c).ok());
+  Config j = Tg(50);
+  j.input = "records.jsonl";
+  j.text_fields = {"text"};
+  j.text_columns = {"text"};
+  ExpectUsage(j, "--text-column: only for --format csv or tsv");
+  Config t = Tg(50);
+  t.id_field = "id";
+  ExpectUsage(t, "--id-field: only for --format jsonl, csv or tsv");
+}
+
 TEST(ConfigTest, ExitCodes) {
   EXPECT_EQ(ExitCodeFor(Status::Ok()), 0);
   EXPECT_EQ(ExitCodeFor(DataError("x")), 1);

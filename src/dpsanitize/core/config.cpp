@@ -13,6 +13,43 @@ Status CheckPositive(const std::optional<double>& v, const char* flag) {
   }
   return Status::Ok();
 }
+// CSV/TSV: columns are named with --text-column (a header name), never
+// --text-field (a JSON key); a row is one document.
+Status ValidateTable(const Config& c, InputFormat format) {
+  const char* kind = format == InputFormat::kCsv ? "CSV" : "TSV";
+  if (!c.text_fields.empty()) {
+    return UsageError("--text-field: only for --format jsonl; name {} columns with --text-column",
+                      kind);
+  }
+  if (c.text_columns.empty()) {
+    return UsageError(
+        "--text-column: required for {} input (the header names of the columns to rewrite)", kind);
+  }
+  for (size_t i = 0; i < c.text_columns.size(); ++i) {
+    for (size_t j = 0; j < i; ++j) {
+      if (c.text_columns[i] == c.text_columns[j]) {
+        return UsageError("--text-column {}: given twice", c.text_columns[i]);
+      }
+    }
+    if (c.id_field && c.text_columns[i] == *c.id_field) {
+      return UsageError("--id-field {}: is also a --text-column", *c.id_field);
+    }
+  }
+  if (c.doc_mode != DocMode::kLine) {
+    return UsageError("--doc: only for plain text; a {} row is one document", kind);
+  }
+  // A TSV field has no quoting, so nothing in it may end the field or the
+  // row. Words never hold a tab or line break, and gaps are the input's own
+  // bytes; the placeholder is the one thing a run adds.
+  if (format == InputFormat::kTsv && c.oov == OovPolicy::kMask &&
+      c.oov_token.find_first_of("\t\r") != std::string::npos) {
+    return UsageError(
+        "--oov-token: must not contain a tab or carriage return for TSV input (a TSV field "
+        "cannot hold one)");
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 std::string StripCompressionExtension(const std::string& path, Compression* compression) {
@@ -90,7 +127,14 @@ Status Validate(const Config& c) {
   if (c.oov == OovPolicy::kMask && c.oov_token.find('\n') != std::string::npos) {
     return UsageError("--oov-token: must not contain a newline");
   }
-  if (ResolvedFormat(c) == InputFormat::kJsonl) {
+  const InputFormat format = ResolvedFormat(c);
+  const bool table = format == InputFormat::kCsv || format == InputFormat::kTsv;
+  if (table) {
+    DPS_RETURN_IF_ERROR(ValidateTable(c, format));
+  } else if (!c.text_columns.empty()) {
+    return UsageError("--text-column: only for --format csv or tsv");
+  }
+  if (format == InputFormat::kJsonl) {
     if (c.text_fields.empty()) {
       return UsageError("--text-field: required for JSONL input (the string fields to rewrite)");
     }
@@ -102,9 +146,9 @@ Status Validate(const Config& c) {
         return UsageError("--id-field {}: is also a --text-field", f);
       }
     }
-  } else {
+  } else if (!table) {
     if (!c.text_fields.empty()) return UsageError("--text-field: only for --format jsonl");
-    if (c.id_field) return UsageError("--id-field: only for --format jsonl");
+    if (c.id_field) return UsageError("--id-field: only for --format jsonl, csv or tsv");
   }
   if (c.ledger && c.no_ledger) return UsageError("--ledger and --no-ledger: give at most one");
   if (c.output == "-" && !c.ledger && !c.no_ledger) {

@@ -50,7 +50,7 @@ struct Config {
   OovPolicy oov = OovPolicy::kMask;
   std::string oov_token = "<unk>";  // placeholder for --oov mask
   CaseMode case_mode = CaseMode::kPreserve;
-  uint64_t max_line = 16u << 20;  // bytes per line (document), excluding newline
+  uint64_t max_line = 16u << 20;  // bytes per line (document; CSV: record), excluding newline
   uint64_t neighbor_depth = 64;   // cached neighbours per word (deeper draws scan)
   bool quiet = false;             // no warnings on stderr
   // kAuto: by the input's extension beneath any compression one:
@@ -60,8 +60,8 @@ struct Config {
   DocMode doc_mode = DocMode::kLine;          // plain text: what one document is
   std::vector<std::string> text_fields;       // JSONL: top-level string fields to rewrite
   std::vector<std::string> text_columns;      // CSV/TSV: header names of the columns to rewrite
-  std::optional<std::string> id_field;        // JSONL: document id field (default: position)
-  BadRecordPolicy on_bad_record = BadRecordPolicy::kError;  // JSONL: invalid records
+  std::optional<std::string> id_field;  // JSONL field, CSV/TSV column: document id (default: row)
+  BadRecordPolicy on_bad_record = BadRecordPolicy::kError;  // JSONL, CSV, TSV: invalid records
   std::optional<std::string> ledger;  // ledger path; default OUT.ledger.json for a file OUT
   bool no_ledger = false;             // write no ledger
   ProgressMode progress = ProgressMode::kAuto;  // progress line on stderr (auto: on a TTY)

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <exception>
+#include <string>
 
 namespace dpsanitize {
 namespace {
@@ -268,6 +269,11 @@ StatusOr<VocabStats> ComputeVocabStats(VectorSet v) {
   if (!std::isfinite(dmin)) return DataError("all vocabulary vectors are identical");
   s.delta_min = dmin;
   return s;
+}
+
+std::string FaissVersion() {
+  return std::to_string(FAISS_VERSION_MAJOR) + "." + std::to_string(FAISS_VERSION_MINOR) + "." +
+         std::to_string(FAISS_VERSION_PATCH);
 }
 
 }  // namespace dpsanitize

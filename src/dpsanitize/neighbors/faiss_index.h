@@ -18,6 +18,7 @@
 
 #include <memory>
 #include <mutex>
+#include <string>
 #include <vector>
 
 #include "dpsanitize/core/status.h"
@@ -85,6 +86,10 @@ StatusOr<std::unique_ptr<NearestWordFinder>> MakeNearestWordFinder(VectorSet v, 
 // Exact delta_min (smallest positive distance) and certified delta_max
 // (2 * the largest distance to the centroid) of `v`.
 StatusOr<VocabStats> ComputeVocabStats(VectorSet v);
+
+// The FAISS version built against, "1.7.3" (for `dpsanitize --version` and the
+// ledger): its headers' FAISS_VERSION_*, as FAISS 1.7.3 has no run-time query.
+std::string FaissVersion();
 
 }  // namespace dpsanitize
 

@@ -10,6 +10,7 @@
 #include <string_view>
 #include <utility>
 
+#include "dpsanitize/tokenize/csv_record.h"
 #include "dpsanitize/tokenize/tokenizer.h"
 
 namespace dpsanitize {
@@ -124,8 +125,17 @@ bool ReadTextField(const Config& c, size_t f, simdjson::ondemand::value& v,
   return true;
 }
 
-// The id field: an integer in [0, 2^63) as is, a string as 63 bits of its
-// (unkeyed) BLAKE2b hash with the top bit set.
+// A string id: 63 bits of its (unkeyed) BLAKE2b hash with the top bit set.
+uint64_t StringId(std::string_view s) {
+  uint8_t h[8];
+  crypto_generichash(h, sizeof(h), reinterpret_cast<const uint8_t*>(s.data()), s.size(), nullptr,
+                     0);
+  uint64_t x;
+  std::memcpy(&x, h, 8);
+  return kStringIdBit | (x & ~kStringIdBit);
+}
+
+// The id field: an integer in [0, 2^63) as is, a string as StringId.
 bool ReadIdField(const Config& c, simdjson::ondemand::value& v, simdjson::ondemand::json_type type,
                  Record* r) {
   if (type == simdjson::ondemand::json_type::string) {
@@ -134,12 +144,7 @@ bool ReadIdField(const Config& c, simdjson::ondemand::value& v, simdjson::ondema
       r->error = fmt::format("field \"{}\" is not a valid JSON string", *c.id_field);
       return false;
     }
-    uint8_t h[8];
-    crypto_generichash(h, sizeof(h), reinterpret_cast<const uint8_t*>(s.data()), s.size(), nullptr,
-                       0);
-    uint64_t x;
-    std::memcpy(&x, h, 8);
-    r->id = kStringIdBit | (x & ~kStringIdBit);
+    r->id = StringId(s);
   } else if (type == simdjson::ondemand::json_type::number) {
     uint64_t x;
     if (v.get_uint64().get(x) || x >= kStringIdBit) {
@@ -256,6 +261,85 @@ void AnalyzeJsonl(const Engine& e, const Batch& b, Part* p) {
   }
 }
 
+// A CSV/TSV id column's value. Every value is text there, so the JSONL id
+// kinds are told apart by spelling: a decimal integer below 2^63 without
+// sign or leading zero is that integer (the id of a JSONL record with the
+// same number), any other non-empty value a string id (that of a JSONL
+// record with the same string).
+bool ReadIdColumn(const Config& c, std::string_view v, Record* r) {
+  if (v.empty()) {
+    r->error = fmt::format("the id column \"{}\" is empty", *c.id_field);
+    return false;
+  }
+  const bool canonical = v.size() <= 19 && (v == "0" || v[0] != '0') &&
+                         v.find_first_not_of("0123456789") == std::string_view::npos;
+  uint64_t x = 0;
+  if (canonical) {
+    for (char ch : v) x = x * 10 + static_cast<uint64_t>(ch - '0');  // < 10^19 < 2^64
+  }
+  r->id = canonical && x < kStringIdBit ? x : StringId(v);
+  r->has_id = true;
+  return true;
+}
+
+// Parses one CSV/TSV row into *r, adding a unit per --text-column. As for
+// JSONL, a bad record keeps what it added to the part and is never rendered.
+void AnalyzeRow(const Engine& e, const InputLayout& t, std::string_view line, uint64_t default_doc,
+                Part* p, Record* r) {
+  thread_local TableRecordParser csv(InputFormat::kCsv);
+  thread_local TableRecordParser tsv(InputFormat::kTsv);
+  const Config& c = e.config;
+  const std::string_view body = RecordBody(line);
+  if (IsBlank(body)) {
+    r->blank = true;
+    return;
+  }
+  if (const size_t bad = FindInvalidUtf8(body); bad != std::string_view::npos) {
+    r->error = fmt::format("invalid UTF-8 at byte offset {} in the record", bad);
+    return;
+  }
+  TableRecordParser& parser = t.format == InputFormat::kCsv ? csv : tsv;
+  std::string error;
+  if (!parser.Parse(body, &error)) {
+    r->error = std::move(error);
+    return;
+  }
+  if (parser.fields() != t.columns) {
+    r->error = fmt::format("{} fields where the header has {}", parser.fields(), t.columns);
+    return;
+  }
+  if (t.id_column && !ReadIdColumn(c, parser.value(*t.id_column), r)) return;
+  const uint64_t doc_id = r->has_id ? r->id : default_doc;
+  const size_t nfields = t.text_columns.size();
+  r->raw.resize(nfields);
+  r->unit_begin = static_cast<uint32_t>(p->units.size());
+  for (size_t f = 0; f < nfields; ++f) {
+    const size_t col = t.text_columns[f];
+    const FieldSpan span = parser.span(col);
+    r->raw[f] = {static_cast<uint32_t>(body.data() - line.data()) + span.begin, span.size};
+    const std::string_view value = parser.value(col);
+    const size_t begin = p->text.size();
+    p->text.append(value);
+    AddUnit(e, doc_id, static_cast<uint32_t>(f), begin, value.size(), p);
+  }
+  r->unit_end = static_cast<uint32_t>(p->units.size());
+}
+
+void AnalyzeTable(const Engine& e, const Batch& b, const InputLayout& t, Part* p) {
+  for (size_t l = p->line_begin; l < p->line_end; ++l) {
+    const std::string_view line = b.Line(l);
+    Record r;
+    r.line_begin = static_cast<uint32_t>(line.data() - b.bytes.data());
+    r.line_size = static_cast<uint32_t>(line.size());
+    if (b.header && l == 0) {
+      r.blank = true;  // the header: passed through as it is
+    } else {
+      AnalyzeRow(e, t, line, b.line_doc[l], p, &r);
+    }
+    p->records.push_back(std::move(r));
+  }
+}
+
 }  // namespace
 
 void SplitBatch(const Batch& batch, size_t nparts, std::vector<Part>* parts) {
@@ -277,11 +361,19 @@ void SplitBatch(const Batch& batch, size_t nparts, std::vector<Part>* parts) {
   }
 }
 
-void Analyze(const Engine& engine, const Batch& batch, bool jsonl, Part* part) {
-  if (jsonl) {
-    AnalyzeJsonl(engine, batch, part);
-  } else {
-    AnalyzeText(engine, batch, part);
+void Analyze(const Engine& engine, const Batch& batch, const InputLayout& layout, Part* part) {
+  switch (layout.format) {
+    case InputFormat::kJsonl:
+      AnalyzeJsonl(engine, batch, part);
+      break;
+    case InputFormat::kCsv:
+    case InputFormat::kTsv:
+      AnalyzeTable(engine, batch, layout, part);
+      break;
+    case InputFormat::kText:
+    case InputFormat::kAuto:  // resolved before (DocumentSource)
+      AnalyzeText(engine, batch, part);
+      break;
   }
 }
 

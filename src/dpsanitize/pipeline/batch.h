@@ -14,11 +14,13 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "dpsanitize/core/config.h"
 #include "dpsanitize/mechanisms/mechanism.h"
 #include "dpsanitize/tokenize/tokenizer.h"
 
@@ -26,14 +28,28 @@ namespace dpsanitize {
 
 constexpr WordId kOov = ~WordId{0};
 
-// Whole input lines read at once, with the document each belongs to.
+// How the lines of a batch are read: the resolved input format and, for
+// CSV/TSV, what the header says about the columns (DocumentSource fills it).
+struct InputLayout {
+  InputFormat format = InputFormat::kText;  // never kAuto
+  size_t columns = 0;                       // CSV/TSV: fields per row (the header's)
+  std::vector<size_t> text_columns;         // CSV/TSV: index of each --text-column
+  std::optional<size_t> id_column;          // CSV/TSV: index of the --id-field column
+
+  bool records() const { return format != InputFormat::kText; }  // JSONL, CSV, TSV
+  bool table() const { return format == InputFormat::kCsv || format == InputFormat::kTsv; }
+};
+
+// Whole input lines read at once, with the document each belongs to. For
+// CSV a "line" is a record, which may span several physical lines.
 struct Batch {
   std::string bytes;         // the lines, back to back, with their '\n'
   std::vector<size_t> ends;  // end offset of each line in `bytes`
   // Document id of each line: its document's (text), or first_doc_id + its
-  // record index (JSONL; a blank line gets the next record's).
+  // record index (JSONL, CSV, TSV; a blank line gets the next record's).
   std::vector<uint64_t> line_doc;
-  uint64_t first_line = 0;  // lines before the batch in the run
+  uint64_t first_line = 0;  // physical lines before the batch in the run
+  bool header = false;      // CSV/TSV: line 0 is the header (passed through, not a record)
 
   size_t lines() const { return ends.size(); }
   std::string_view Line(size_t l) const {
@@ -71,14 +87,17 @@ struct Unit {
   uint32_t oov;  // out-of-vocabulary words
 };
 
-// A JSONL record: one input line and the spans of its text-field values.
+// A JSONL, CSV or TSV record: one input line (a CSV record may span
+// several) and the spans of its text-field values.
 struct Record {
   uint32_t line_begin, line_size;  // into Batch::bytes
   uint32_t unit_begin, unit_end;
-  std::vector<std::pair<uint32_t, uint32_t>> raw;  // per unit: value token in the line
+  // Per unit: the value's raw bytes in the line (JSONL: the string token;
+  // CSV: the field, quotes included; TSV: the field).
+  std::vector<std::pair<uint32_t, uint32_t>> raw;
   bool has_id = false;
   uint64_t id = 0;
-  bool blank = false;  // whitespace only: passed through, not a record
+  bool blank = false;  // whitespace only, or a CSV/TSV header: passed through, not a record
   std::string error;   // non-empty: a bad record
 };
 
@@ -87,7 +106,7 @@ struct Part {
   size_t line_begin = 0, line_end = 0;
   std::string text;  // the texts of all units (JSONL: unescaped field values)
   std::vector<Unit> units;
-  std::vector<Record> records;  // JSONL only, one per line
+  std::vector<Record> records;  // JSONL, CSV, TSV: one per line
   std::vector<Token> tokens;
   std::vector<WordDraw> draws;  // in-vocabulary words, for the mechanism
   std::vector<WordId> outs;     // the mechanism's output word per draw

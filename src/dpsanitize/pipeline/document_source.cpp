@@ -8,6 +8,8 @@
 #include <cstring>
 
 #include "dpsanitize/pipeline/shard.h"
+#include "dpsanitize/tokenize/csv_record.h"
+#include "dpsanitize/tokenize/tokenizer.h"
 
 namespace dpsanitize {
 namespace {
@@ -78,19 +80,24 @@ Status DocumentSource::StartShard() {
   doc_has_text_ = plan.state.doc_has_text;
   records_ = plan.state.records;
   total_bytes_ = plan.end - plan.begin;
+  // CSV/TSV: the part that starts at byte 0 reads (and writes) the header;
+  // the others take it from the plan, to find their columns.
+  header_from_plan_ = layout_.table() && !(plan.begin == 0 && plan.end > 0);
+  if (header_from_plan_) plan_header_ = plan.header;
   return Status::Ok();
 }
 
 DocumentSource::DocumentSource(const Config& config, int fd, std::string name,
                                std::unique_ptr<ByteSource> bytes)
     : config_(config),
-      jsonl_(ResolvedFormat(config) == InputFormat::kJsonl),
+      layout_{ResolvedFormat(config), 0, {}, std::nullopt},
       fd_(fd),
       name_(std::move(name)),
       compression_(bytes->compression()),
-      // JSONL records are checked one by one in Analyze, where a record that
-      // is not UTF-8 becomes a bad record (--on-bad-record).
-      reader_(std::move(bytes), name_, config.max_line, /*check_utf8=*/!jsonl_) {
+      // JSONL, CSV and TSV records are checked one by one in Analyze, where a
+      // record that is not UTF-8 becomes a bad record (--on-bad-record).
+      reader_(std::move(bytes), name_, config.max_line, /*check_utf8=*/!layout_.records()) {
+  reader_.set_csv_records(layout_.format == InputFormat::kCsv);
   // Only a regular file has a size worth showing progress against.
   struct stat st {};
   if (::fstat(fd_, &st) == 0 && S_ISREG(st.st_mode)) total_bytes_ = st.st_size;
@@ -102,12 +109,19 @@ DocumentSource::~DocumentSource() {
 
 StatusOr<bool> DocumentSource::Next(Batch* batch) {
   batch->first_line = lines_;
+  batch->header = false;
+  if (layout_.table() && !header_read_) {
+    header_read_ = true;
+    DPS_ASSIGN_OR_RETURN(const bool header_batch, ReadHeader(batch));
+    if (header_batch) return true;
+  }
+  const uint64_t physical_before = reader_.lines_read();
   DPS_ASSIGN_OR_RETURN(const size_t lines,
                        reader_.ReadBatch(kBatchBytes, kBatchLines, &batch->bytes, &batch->ends));
   if (lines == 0) return false;
-  lines_ += lines;
+  lines_ += reader_.lines_read() - physical_before;  // a CSV record may span lines
   batch->line_doc.resize(lines);
-  if (jsonl_) {
+  if (layout_.records()) {
     AssignRecords(batch);
   } else {
     AssignTextDocuments(batch);
@@ -151,7 +165,80 @@ void DocumentSource::AssignRecords(Batch* batch) {
 }
 
 bool DocumentSource::EmptyFileDocument() const {
-  return !jsonl_ && config_.doc_mode == DocMode::kFile && !started_;
+  return !layout_.records() && config_.doc_mode == DocMode::kFile && !started_;
+}
+
+// The header is the input's first record. It is read in a batch of its own
+// (the first), so that the columns are known before any row is analysed and
+// the header goes to the output exactly as it was; a --shard part that does
+// not start at byte 0 takes it from the plan and writes nothing of it.
+StatusOr<bool> DocumentSource::ReadHeader(Batch* batch) {
+  if (header_from_plan_) {
+    DPS_RETURN_IF_ERROR(ParseHeader(plan_header_));
+    return false;
+  }
+  const uint64_t physical_before = reader_.lines_read();
+  DPS_ASSIGN_OR_RETURN(const size_t lines,
+                       reader_.ReadBatch(kBatchBytes, 1, &batch->bytes, &batch->ends));
+  DPS_RETURN_IF_ERROR(ParseHeader(lines == 0 ? std::string_view() : batch->Line(0)));
+  lines_ += reader_.lines_read() - physical_before;
+  batch->header = true;
+  batch->line_doc.assign(1, config_.first_doc_id + records_);
+  return true;
+}
+
+// Finds each --text-column (and the --id-field column) by its name in the
+// header. Names are compared as unescaped values, byte for byte; a UTF-8
+// byte-order mark before the first name (spreadsheet exports write one) is
+// not part of the name.
+Status DocumentSource::ParseHeader(std::string_view record) {
+  const char* kind = layout_.format == InputFormat::kCsv ? "CSV" : "TSV";
+  const std::string_view body = RecordBody(record);
+  if (IsBlank(body)) {
+    return DataError("{}: no header on line 1; {} input starts with a line naming its columns",
+                     name_, kind);
+  }
+  if (const size_t bad = FindInvalidUtf8(body); bad != std::string_view::npos) {
+    return DataError("{}: line 1 (the header): invalid UTF-8 at byte offset {}", name_, bad);
+  }
+  TableRecordParser parser(layout_.format);
+  std::string error;
+  if (!parser.Parse(body, &error)) {
+    return DataError("{}: line 1 (the header): not a valid {} row: {}", name_, kind, error);
+  }
+  layout_.columns = parser.fields();
+  std::vector<std::string_view> names(parser.fields());
+  for (size_t i = 0; i < names.size(); ++i) names[i] = parser.value(i);
+  constexpr std::string_view kBom = "\xEF\xBB\xBF";
+  if (names[0].substr(0, kBom.size()) == kBom) names[0].remove_prefix(kBom.size());
+  const auto find = [&](const std::string& want, const char* option) -> StatusOr<size_t> {
+    size_t found = names.size(), count = 0;
+    for (size_t i = 0; i < names.size(); ++i) {
+      if (names[i] != want) continue;
+      if (count++ == 0) found = i;
+    }
+    if (count == 0) {
+      return DataError("{}: {} {}: no column \"{}\" in the header (line 1)", name_, option, want,
+                       want);
+    }
+    if (count > 1) {
+      return DataError(
+          "{}: {} {}: the header (line 1) names {} columns \"{}\"; the column to use must be "
+          "unambiguous",
+          name_, option, want, count, want);
+    }
+    return found;
+  };
+  layout_.text_columns.clear();
+  for (const std::string& column : config_.text_columns) {
+    DPS_ASSIGN_OR_RETURN(const size_t index, find(column, "--text-column"));
+    layout_.text_columns.push_back(index);
+  }
+  if (config_.id_field) {
+    DPS_ASSIGN_OR_RETURN(const size_t index, find(*config_.id_field, "--id-field"));
+    layout_.id_column = index;
+  }
+  return Status::Ok();
 }
 
 }  // namespace dpsanitize

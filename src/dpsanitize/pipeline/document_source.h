@@ -7,6 +7,9 @@
 //   JSONL                       one record per non-blank line; its id is
 //                               first_doc_id + its index among the records
 //                               (unless --id-field names one in the record)
+//   CSV, TSV                    a header line (passed through, in a batch of
+//                               its own), then one record per non-blank row
+//                               (CSV: a row may span lines), ids as JSONL's
 //
 //   DPS_ASSIGN_OR_RETURN(auto source, DocumentSource::Open(config));
 //   Batch batch;
@@ -21,6 +24,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "dpsanitize/core/config.h"
 #include "dpsanitize/core/status.h"
@@ -41,6 +45,10 @@ class DocumentSource {
   // the end of the input.
   StatusOr<bool> Next(Batch* batch);
 
+  // How the lines are read; for CSV/TSV, complete once the first Next()
+  // has read the header.
+  const InputLayout& layout() const { return layout_; }
+
   // After the last batch: true when the input had no line at all but still
   // counts as one empty document (plain text, --document file).
   bool EmptyFileDocument() const;
@@ -59,20 +67,28 @@ class DocumentSource {
   Status StartShard();
   void AssignTextDocuments(Batch* batch);
   void AssignRecords(Batch* batch);
+  // CSV/TSV: the header, as the first batch or from the shard plan.
+  StatusOr<bool> ReadHeader(Batch* batch);
+  Status ParseHeader(std::string_view record);
 
   const Config& config_;
-  const bool jsonl_;
+  InputLayout layout_;
   const int fd_;
   std::string name_;
   Compression compression_;
   uint64_t total_bytes_ = 0;
   LineReader reader_;
-  uint64_t lines_ = 0;  // lines before the current batch
+  uint64_t lines_ = 0;  // physical lines before the current batch
   // Plain text: document state carried across batches.
   uint64_t doc_index_ = 0;
   bool started_ = false, prev_blank_ = false, doc_has_text_ = false;
-  // JSONL: non-blank lines so far.
+  // JSONL, CSV, TSV: non-blank lines (rows) so far, the header aside.
   uint64_t records_ = 0;
+  // CSV/TSV: whether the header was read, and the header of a --shard part
+  // that does not hold it (read from byte 0 by the plan).
+  bool header_read_ = false;
+  bool header_from_plan_ = false;
+  std::string plan_header_;
 };
 
 }  // namespace dpsanitize

@@ -7,6 +7,7 @@
 
 #include "dpsanitize/core/log.h"
 #include "dpsanitize/core/strings.h"
+#include "dpsanitize/io/byte_source.h"
 #include "dpsanitize/ledger/ledger.h"
 
 namespace dpsanitize {
@@ -35,10 +36,20 @@ void AddMechanismFacts(const Engine& e, LedgerFacts* f) {
 // The settings that decide how the input was read and what of it the
 // output shows; a merge refuses shards whose settings differ.
 void AddInputFacts(const Config& c, LedgerFacts* f) {
-  const bool jsonl = ResolvedFormat(c) == InputFormat::kJsonl;
-  f->input["format"] = jsonl ? "jsonl" : "text";
-  if (jsonl) {
-    f->input["text_fields"] = c.text_fields;
+  const InputFormat format = ResolvedFormat(c);
+  const bool table = format == InputFormat::kCsv || format == InputFormat::kTsv;
+  f->input["format"] = format == InputFormat::kJsonl ? "jsonl"
+                       : format == InputFormat::kCsv ? "csv"
+                       : format == InputFormat::kTsv ? "tsv"
+                                                     : "text";
+  if (format == InputFormat::kJsonl || table) {
+    // The columns, like the fields, are part of the job (a merge or
+    // --skip-done compares "input" as a whole: kLedgerJobFields).
+    if (table) {
+      f->input["text_columns"] = c.text_columns;
+    } else {
+      f->input["text_fields"] = c.text_fields;
+    }
     f->input["id_field"] = c.id_field ? nlohmann::json(*c.id_field) : nlohmann::json(nullptr);
     f->input["on_bad_record"] = c.on_bad_record == BadRecordPolicy::kSkip ? "skip" : "error";
   } else {
@@ -142,6 +153,10 @@ LedgerFacts JobFacts(const Engine& e, RandomnessKind randomness) {
   AddInputFacts(c, &f);
   f.output_name = c.output == "-" ? "-" : BaseName(c.output);
   if (c.shard_count > 0) f.output_shard = fmt::format("{}/{}", c.shard_index, c.shard_count);
+  const Compression out_compression = ResolvedOutputCompression(c);
+  if (out_compression != Compression::kNone) {
+    f.output_compression = CompressionName(out_compression);
+  }
   return f;
 }
 

@@ -1,5 +1,7 @@
 #include "dpsanitize/pipeline/ordered_pass.h"
 
+#include <algorithm>
+#include <string_view>
 #include <utility>
 
 namespace dpsanitize {
@@ -7,15 +9,16 @@ namespace dpsanitize {
 OrderedPass::OrderedPass(const Config& config, std::string input_name, RunSummary* summary)
     : config_(config),
       input_name_(std::move(input_name)),
-      jsonl_(ResolvedFormat(config) == InputFormat::kJsonl),
+      format_(ResolvedFormat(config)),
       summary_(summary),
       docs_(summary, /*sketch_ids=*/config.id_field.has_value()) {}
 
 Status OrderedPass::Visit(const Batch& batch, std::vector<Part>* parts, size_t nparts) {
+  uint64_t line = batch.first_line + 1;  // of the next record
   for (size_t p = 0; p < nparts; ++p) {
     Part& part = (*parts)[p];
-    if (jsonl_) {
-      DPS_RETURN_IF_ERROR(VisitRecords(batch, part));
+    if (format_ != InputFormat::kText) {
+      DPS_RETURN_IF_ERROR(VisitRecords(batch, part, &line));
     } else {
       VisitLines(&part);
     }
@@ -25,13 +28,21 @@ Status OrderedPass::Visit(const Batch& batch, std::vector<Part>* parts, size_t n
 }
 
 // A record is a document on its own, and each text field numbers its words
-// from 0, so only the checks and counts need input order here.
-Status OrderedPass::VisitRecords(const Batch& batch, const Part& part) {
+// from 0, so only the checks and counts need input order here. *line is the
+// physical line the next record starts on: a CSV record may span several.
+Status OrderedPass::VisitRecords(const Batch& batch, const Part& part, uint64_t* next_line) {
   const Config& c = config_;
   const bool kept_oov = c.oov == OovPolicy::kKeep;
+  const bool multiline = format_ == InputFormat::kCsv;
   for (size_t i = 0; i < part.records.size(); ++i) {
     const Record& r = part.records[i];
-    const uint64_t line = batch.first_line + part.line_begin + i + 1;
+    const uint64_t line = *next_line;
+    if (multiline) {
+      const std::string_view bytes(batch.bytes.data() + r.line_begin, r.line_size);
+      *next_line += static_cast<uint64_t>(std::count(bytes.begin(), bytes.end(), '\n'));
+    } else {
+      ++*next_line;
+    }
     if (r.blank) continue;
     if (r.error.empty() && c.id_field) {
       auto [it, inserted] = seen_ids_.emplace(r.id, line);

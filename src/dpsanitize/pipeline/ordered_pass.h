@@ -1,7 +1,7 @@
 // OrderedPass: the one sequential step of a batch, between the parallel
 // Analyze and Perturb stages. Walks the parts in input order to
-//   - stop at a bad JSONL record (--on-bad-record error) or a repeated
-//     --id-field id, naming its line, or count the skipped record;
+//   - stop at a bad JSONL, CSV or TSV record (--on-bad-record error) or a
+//     repeated --id-field id, naming its line, or count the skipped record;
 //   - number the words of a text document across its lines, which may lie in
 //     different parts (the keyed noise of a word depends on its position);
 //   - count documents and words for the summary and the ledger.
@@ -38,15 +38,15 @@ class OrderedPass {
   void Finish(bool empty_file_document);
 
  private:
-  Status VisitRecords(const Batch& batch, const Part& part);
+  Status VisitRecords(const Batch& batch, const Part& part, uint64_t* line);
   void VisitLines(Part* part);
 
   const Config& config_;
   const std::string input_name_;
-  const bool jsonl_;
+  const InputFormat format_;
   RunSummary* summary_;
   DocumentTracker docs_;
-  std::unordered_map<uint64_t, uint64_t> seen_ids_;  // JSONL id -> line
+  std::unordered_map<uint64_t, uint64_t> seen_ids_;  // record id -> line
 };
 
 }  // namespace dpsanitize

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "dpsanitize/core/strings.h"
+#include "dpsanitize/tokenize/csv_record.h"
 #include "dpsanitize/tokenize/tokenizer.h"
 
 namespace dpsanitize {
@@ -51,10 +52,34 @@ void RenderUnit(const Engine& e, const Unit& u, Part* p, std::string* out) {
   }
 }
 
+// Writes a rendered value in place of its raw bytes `raw`: a JSON string
+// (JSONL); a CSV field, quoted if the input field was (its quoting style
+// kept) or if the new value needs it (a --oov-token with a comma, say); a
+// TSV field as it is (Validate refuses an --oov-token with a tab or CR, and
+// nothing else of the output can hold one: words have none and gaps are
+// the input's).
+void AppendValue(InputFormat format, std::string_view raw, std::string_view value,
+                 std::string* out) {
+  switch (format) {
+    case InputFormat::kCsv:
+      AppendCsvField(value, IsQuotedCsvField(raw), out);
+      break;
+    case InputFormat::kTsv:
+      out->append(value);
+      break;
+    case InputFormat::kJsonl:
+    case InputFormat::kText:
+    case InputFormat::kAuto:
+      AppendJsonString(value, out);
+      break;
+  }
+}
+
 // Copies the record's line with each text field's value token replaced by
 // its rendered text, in order of position in the line (the fields may come
 // in any order).
-void RenderRecord(const Engine& e, const Record& r, std::string_view line, Part* p) {
+void RenderRecord(const Engine& e, InputFormat format, const Record& r, std::string_view line,
+                  Part* p) {
   std::vector<size_t> order(r.unit_end - r.unit_begin);
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;
   std::sort(order.begin(), order.end(),
@@ -64,7 +89,7 @@ void RenderRecord(const Engine& e, const Record& r, std::string_view line, Part*
     p->out.append(line.substr(pos, r.raw[i].first - pos));
     p->scratch.clear();
     RenderUnit(e, p->units[r.unit_begin + i], p, &p->scratch);
-    AppendJsonString(p->scratch, &p->out);
+    AppendValue(format, line.substr(r.raw[i].first, r.raw[i].second), p->scratch, &p->out);
     pos = r.raw[i].first + r.raw[i].second;
   }
   p->out.append(line.substr(pos));
@@ -125,9 +150,9 @@ void AppendJsonString(std::string_view s, std::string* out) {
   out->push_back('"');
 }
 
-void Render(const Engine& engine, const Batch& batch, bool jsonl, Part* part) {
+void Render(const Engine& engine, const Batch& batch, const InputLayout& layout, Part* part) {
   part->out.clear();
-  if (!jsonl) {
+  if (!layout.records()) {
     for (const Unit& u : part->units) RenderUnit(engine, u, part, &part->out);
     return;
   }
@@ -138,7 +163,7 @@ void Render(const Engine& engine, const Batch& batch, bool jsonl, Part* part) {
       continue;
     }
     if (!r.error.empty()) continue;  // skipped bad record
-    RenderRecord(engine, r, line, part);
+    RenderRecord(engine, layout.format, r, line, part);
   }
 }
 

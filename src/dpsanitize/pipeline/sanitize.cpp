@@ -1,7 +1,7 @@
 // The sanitize loop, one batch of whole lines at a time:
 //
 //   DocumentSource  lines and their documents           (one thread)
-//   Analyze         tokenize, look up, parse JSONL      (a part per worker)
+//   Analyze         tokenize, look up, parse records    (a part per worker)
 //   OrderedPass     checks, positions, document counts  (one thread, input order)
 //   Perturber       Prefetch (one thread), Perturb      (a part per worker)
 //   Render          output bytes                        (same workers)
@@ -172,7 +172,6 @@ StatusOr<std::vector<std::unique_ptr<TargetLock>>> LockOutputs(const Config& con
 // The loop, with the outputs checked and locked.
 Status Run(Engine& e, const RunKey& key, RunSummary* summary) {
   const Config& c = e.config;
-  const bool jsonl = ResolvedFormat(c) == InputFormat::kJsonl;
   DPS_ASSIGN_OR_RETURN(auto source, DocumentSource::Open(c));
   DPS_ASSIGN_OR_RETURN(auto sink, Sink::Open(c));
   *summary = RunSummary();
@@ -188,12 +187,14 @@ Status Run(Engine& e, const RunKey& key, RunSummary* summary) {
     if (!more) break;
     const size_t nparts = std::min(nthreads, batch.lines());
     SplitBatch(batch, nparts, &parts);
-    ParallelFor(nparts, [&](size_t p) { Analyze(e, batch, jsonl, &parts[p]); });
+    // The layout is complete once the first batch (CSV/TSV: the header) is read.
+    const InputLayout& layout = source->layout();
+    ParallelFor(nparts, [&](size_t p) { Analyze(e, batch, layout, &parts[p]); });
     DPS_RETURN_IF_ERROR(ordered.Visit(batch, &parts, nparts));
     perturber.Prefetch(parts, nparts);
     ParallelFor(nparts, [&](size_t p) {
       perturber.Perturb(&parts[p]);
-      Render(e, batch, jsonl, &parts[p]);
+      Render(e, batch, layout, &parts[p]);
     });
     for (size_t p = 0; p < nparts; ++p) {
       DPS_RETURN_IF_ERROR(WriteOut(c, sink.get(), parts[p].out));

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "dpsanitize/pipeline/batch.h"
+#include "dpsanitize/tokenize/csv_record.h"
 
 namespace dpsanitize {
 namespace {
@@ -44,14 +45,17 @@ StatusOr<uint64_t> NextLineStart(int fd, uint64_t size, uint64_t target, const s
 
 StatusOr<ShardPlan> PlanShard(int fd, uint64_t size, const Config& config,
                               const std::string& name) {
-  const bool jsonl = ResolvedFormat(config) == InputFormat::kJsonl;
-  const bool paragraph = !jsonl && config.doc_mode == DocMode::kParagraph;
+  const InputFormat format = ResolvedFormat(config);
+  const bool records = format != InputFormat::kText;  // JSONL, CSV, TSV
+  const bool table = format == InputFormat::kCsv || format == InputFormat::kTsv;
+  const bool csv = format == InputFormat::kCsv;
+  const bool paragraph = !records && config.doc_mode == DocMode::kParagraph;
   const uint64_t want_begin = Target(config.shard_index, config.shard_count, size);
   const uint64_t want_end = config.shard_index + 1 == config.shard_count
                                 ? size
                                 : Target(config.shard_index + 1, config.shard_count, size);
   ShardPlan plan;
-  if (jsonl && config.id_field) {
+  if (format == InputFormat::kJsonl && config.id_field) {
     // Every line start is a record boundary and no id depends on position.
     DPS_ASSIGN_OR_RETURN(plan.begin, NextLineStart(fd, size, want_begin, name));
     DPS_ASSIGN_OR_RETURN(plan.end, NextLineStart(fd, size, want_end, name));
@@ -67,21 +71,24 @@ StatusOr<ShardPlan> PlanShard(int fd, uint64_t size, const Config& config,
   }
   if (want_end == 0) plan.end = 0;
   DocState st;
-  uint64_t line = 0;
+  uint64_t line = 0;    // physical lines before the current line (CSV: record)
   uint64_t offset = 0;  // start of the current line
   std::vector<char> buf(size_t{4} << 20);
-  bool carry_blank = true;  // the current line's bytes so far are all blank
+  bool carry_blank = true;    // the current line's bytes so far are all blank
+  uint64_t record_lines = 0;  // CSV: newlines in the current record so far
+  bool in_header = table;     // CSV/TSV: the current line is the header
+  CsvBoundary boundary;       // CSV: the quote state
   uint64_t pos = 0;
   // One pass over whole lines up to the end of the part: at each line start
   // decide whether a document starts there, then update the state exactly as
   // DocumentSource does for that line.
-  const auto line_done = [&](bool blank, uint64_t next_offset) -> bool {
+  const auto line_done = [&](bool blank, uint64_t next_offset, uint64_t physical) -> bool {
     // Does a document start at `offset` (this line)?
     bool doc_start;
     if (paragraph) {
       doc_start = !st.started || (!blank && st.prev_blank && st.doc_has_text);
     } else {
-      doc_start = true;  // every line: a line document, or a JSONL record (or blank)
+      doc_start = true;  // every line: a line document, or a record (or blank, or the header)
     }
     if (doc_start && offset > 0) {
       if (!have_begin && offset >= want_begin) {
@@ -95,8 +102,8 @@ StatusOr<ShardPlan> PlanShard(int fd, uint64_t size, const Config& config,
         return false;  // nothing after the part matters
       }
     }
-    if (jsonl) {
-      if (!blank) ++st.records;
+    if (records) {
+      if (!blank && !in_header) ++st.records;
     } else if (paragraph) {
       if (st.started && !blank && st.prev_blank && st.doc_has_text) {
         ++st.doc_index;
@@ -108,7 +115,8 @@ StatusOr<ShardPlan> PlanShard(int fd, uint64_t size, const Config& config,
       ++st.doc_index;
     }
     st.started = true;
-    ++line;
+    in_header = false;
+    line += physical;
     offset = next_offset;
     return true;
   };
@@ -123,21 +131,40 @@ StatusOr<ShardPlan> PlanShard(int fd, uint64_t size, const Config& config,
     size_t i = 0;
     const size_t got = static_cast<size_t>(n);
     while (i < got) {
-      const void* nl = std::memchr(buf.data() + i, '\n', got - i);
-      const size_t stop =
-          nl == nullptr ? got : static_cast<size_t>(static_cast<const char*>(nl) - buf.data()) + 1;
+      size_t stop = got;
+      bool found;
+      if (csv) {
+        const size_t end = boundary.Scan(buf.data() + i, got - i);
+        found = end != CsvBoundary::kNone;
+        if (found) stop = i + end + 1;
+      } else {
+        const void* nl = std::memchr(buf.data() + i, '\n', got - i);
+        found = nl != nullptr;
+        if (found) stop = static_cast<size_t>(static_cast<const char*>(nl) - buf.data()) + 1;
+      }
+      const std::string_view piece(buf.data() + i, stop - i);
       // Blankness only needs a look at the bytes, never a copy of the line.
-      if (carry_blank) carry_blank = IsBlank(std::string_view(buf.data() + i, stop - i));
+      if (carry_blank) carry_blank = IsBlank(piece);
+      if (csv) record_lines += static_cast<uint64_t>(std::count(piece.begin(), piece.end(), '\n'));
+      if (in_header) {
+        plan.header.append(piece);
+        if (plan.header.size() > config.max_line + 2) {
+          return DataError(
+              "{}: the header (line 1) is longer than the --max-line limit of {} bytes", name,
+              config.max_line);
+        }
+      }
       const uint64_t next = pos + stop;
       i = stop;
-      if (nl == nullptr) break;
-      if (!line_done(carry_blank, next)) return plan;
+      if (!found) break;
+      if (!line_done(carry_blank, next, csv ? record_lines : 1)) return plan;
       carry_blank = true;
+      record_lines = 0;
     }
     pos += got;
   }
   // A last line without a newline.
-  if (offset < size && !line_done(carry_blank, size)) return plan;
+  if (offset < size && !line_done(carry_blank, size, csv ? record_lines + 1 : 1)) return plan;
   // Finding no document start after the wanted begin leaves the part empty
   // at the end of the file.
   if (!have_begin) {

@@ -11,7 +11,7 @@ namespace {
 constexpr size_t kChunk = 1 << 20;
 }
 
-LineReader::LineReader(int fd, std::string name, size_t max_line, bool check_utf8)
+LineReader::LineReader(int fd, const std::string& name, size_t max_line, bool check_utf8)
     : LineReader(RawFdSource(fd, name), name, max_line, check_utf8) {}
 
 LineReader::LineReader(std::unique_ptr<ByteSource> source, std::string name, size_t max_line,

@@ -34,7 +34,7 @@ class LineReader {
   // Reads from `fd` (not owned). `name` is used in error messages.
   // `check_utf8` false leaves the UTF-8 check to the caller (JSONL: a record
   // that is not UTF-8 is a bad record, which may be skipped).
-  LineReader(int fd, std::string name, size_t max_line, bool check_utf8 = true);
+  LineReader(int fd, const std::string& name, size_t max_line, bool check_utf8 = true);
   // Reads from `source` (owned): raw or decompressed bytes (io/byte_source.h).
   LineReader(std::unique_ptr<ByteSource> source, std::string name, size_t max_line,
              bool check_utf8 = true);
@@ -70,7 +70,7 @@ class LineReader {
   uint64_t raw_bytes_read() const { return source_->raw_bytes_read(); }
 
  private:
-  Status Fill();  // reads more input into buf_
+  Status Fill();           // reads more input into buf_
   Status TooLong() const;  // the --max-line error for the line (record) at line_no_
 
   std::unique_ptr<ByteSource> source_;
