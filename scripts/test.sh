@@ -11,14 +11,9 @@ if [ "${1:-}" = "--asan" ]; then
   "$ROOT/scripts/build.sh" "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDPSANITIZE_SANITIZE=ON
   export ASAN_OPTIONS=detect_leaks=0
   export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-  # Left out under ASan (they run in the Release suite): two bem tests that
-  # each solve the fixture's whole weights (~45 s each under ASan; the other
-  # bem tests run the same solver and sampler code on smaller vocabularies)
-  # and the Python utility pipeline (no C++ of its own).
-  SKIP='^(BemTest\.RunClaimsWhatCalibrateDerived|BemTest\.CalibrateReportsTheDerivedGuarantee|eval_utility_ci)$'
 else
   BUILD="$ROOT/build"
   "$ROOT/scripts/build.sh" "$BUILD"
 fi
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-2}"
-cd "$BUILD" && ctest --output-on-failure -j"$(nproc)" ${SKIP:+-E "$SKIP"}
+cd "$BUILD" && ctest --output-on-failure -j"$(nproc)"
