@@ -59,7 +59,6 @@ class DocumentSource {
   // Bytes of the file read so far (compressed ones for a compressed input):
   // the progress meter's measure against total_bytes().
   uint64_t file_bytes_read() const { return reader_.raw_bytes_read(); }
-  Compression compression() const { return compression_; }
 
  private:
   DocumentSource(const Config& config, int fd, std::string name, std::unique_ptr<ByteSource> bytes);

@@ -16,19 +16,15 @@ StatusOr<std::unique_ptr<Sink>> Sink::Open(const Config& config) {
   }
   if (config.output == "-") {
     return std::unique_ptr<Sink>(
-        new Sink(std::make_unique<StdoutOutput>(), nullptr, compression, std::move(compressor)));
+        new Sink(std::make_unique<StdoutOutput>(), nullptr, std::move(compressor)));
   }
   DPS_ASSIGN_OR_RETURN(std::unique_ptr<AtomicFile> file, AtomicFile::Create(config.output));
   AtomicFile* raw = file.get();
-  return std::unique_ptr<Sink>(new Sink(std::move(file), raw, compression, std::move(compressor)));
+  return std::unique_ptr<Sink>(new Sink(std::move(file), raw, std::move(compressor)));
 }
 
-Sink::Sink(std::unique_ptr<Output> out, AtomicFile* file, Compression compression,
-           std::unique_ptr<Compressor> compressor)
-    : out_(std::move(out)),
-      compression_(compression),
-      compressor_(std::move(compressor)),
-      file_(file) {
+Sink::Sink(std::unique_ptr<Output> out, AtomicFile* file, std::unique_ptr<Compressor> compressor)
+    : out_(std::move(out)), compressor_(std::move(compressor)), file_(file) {
   crypto_hash_sha256_init(&sha_);
 }
 

@@ -45,20 +45,16 @@ class Sink {
   // for stdout. Call once, after Finish.
   std::optional<std::string> Sha256Hex();
 
-  Compression compression() const { return compression_; }
-
   // Renames a file output and then `ledger` (nullptr: none) into place as a
   // pair: both new or both as they were (CommitPair, write/atomic_file.h).
   // For stdout, only the ledger.
   Status Commit(AtomicFile* ledger);
 
  private:
-  Sink(std::unique_ptr<Output> out, AtomicFile* file, Compression compression,
-       std::unique_ptr<Compressor> compressor);
+  Sink(std::unique_ptr<Output> out, AtomicFile* file, std::unique_ptr<Compressor> compressor);
   Status WriteRaw(std::string_view bytes);
 
   std::unique_ptr<Output> out_;
-  Compression compression_;
   std::unique_ptr<Compressor> compressor_;  // nullptr: written as it is
   std::string compressed_;                  // reused buffer
   AtomicFile* file_;                        // out_ when the output is a file, else nullptr
