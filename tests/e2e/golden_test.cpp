@@ -114,6 +114,9 @@ const GoldenCase kCases[] = {
     {"tem-gamma", "corpus.txt", "3", {"--mechanism", "tem", "--tem-gamma", "4"}},
     // bem at a total eps of 3 (eps_1 and the weights solved for the fixture).
     {"bem", "corpus.txt", "3", {"--mechanism", "bem"}},
+    // mahalanobis at its default lambda (0.2) and at lambda 1 (Sigma itself).
+    {"mahalanobis", "corpus.txt", "10", {"--mechanism", "mahalanobis"}},
+    {"mahalanobis-lambda1", "corpus.txt", "10", {"--mechanism", "mahalanobis", "--lambda", "1"}},
 };
 
 INSTANTIATE_TEST_SUITE_P(Mechanisms, GoldenTest, ::testing::ValuesIn(kCases),

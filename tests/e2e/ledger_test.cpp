@@ -2,6 +2,7 @@
 // `dpsanitize ledger merge|show`, running the real binary.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <nlohmann/json.hpp>
 
 #include "e2e/run_binary.h"
@@ -98,6 +99,43 @@ TEST_F(LedgerTest, BasisAndRandomnessKinds) {
   json d = Ledger("d.txt.ledger.json");
   EXPECT_EQ(d.at("per_document").at("documents_without_guarantee"), 1);
   EXPECT_EQ(d.at("totals").at("oov_kept"), 1);
+}
+
+TEST_F(LedgerTest, MahalanobisLedgerRowsAndKeyedReproducibility) {
+  dir_.Write("in.txt", RepeatSample(5));
+  dir_.Write("key", std::string(40, 'k'));
+  for (const char* out : {"a.txt", "b.txt"}) {
+    const RunResult r = RunBinary(Arguments({"--mechanism", "mahalanobis", "--lambda", "0.5",
+                                             "--key-file", "key", "in.txt", out},
+                                            "10"),
+                                  {dir_.path()});
+    ASSERT_EQ(r.exit_code, 0) << r.Describe();
+  }
+  EXPECT_EQ(dir_.Read("a.txt"), dir_.Read("b.txt")) << "keyed runs are reproducible";
+  const json m = Ledger("a.txt.ledger.json").at("mechanism");
+  EXPECT_EQ(m.at("name"), "mahalanobis");
+  EXPECT_EQ(m.at("eps_basis"), "proven");
+  EXPECT_EQ(m.at("eps_per_word"), 10.0);
+  const json& p = m.at("parameters");
+  EXPECT_EQ(p.at("lambda"), 0.5);
+  const double mu = p.at("lambda_min_bound").get<double>();
+  EXPECT_GT(mu, 0.5);  // 0.5 lambda_min(Sigma) + 0.5
+  EXPECT_LE(mu, p.at("lambda_min_estimate").get<double>());
+  EXPECT_DOUBLE_EQ(p.at("eps_r").get<double>(), 10.0 * std::sqrt(mu));
+  EXPECT_EQ(p.at("mvl_search"), "exact");
+  // lambda 0: mvl's output for the same key, byte for byte.
+  ASSERT_EQ(RunBinary(Arguments({"--mechanism", "mahalanobis", "--lambda", "0", "--key-file", "key",
+                                 "in.txt", "c.txt"},
+                                "10"),
+                      {dir_.path()})
+                .exit_code,
+            0);
+  ASSERT_EQ(
+      RunBinary(Arguments({"--mechanism", "mvl", "--key-file", "key", "in.txt", "d.txt"}, "10"),
+                {dir_.path()})
+          .exit_code,
+      0);
+  EXPECT_EQ(dir_.Read("c.txt"), dir_.Read("d.txt"));
 }
 
 TEST_F(LedgerTest, NoInputWordLeaksIntoLedgerLogsOrErrors) {

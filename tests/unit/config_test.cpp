@@ -90,6 +90,33 @@ TEST(ConfigTest, UnknownMechanismNamesTheChoices) {
   ExpectUsage(c, "--mechanism laplace");
 }
 
+TEST(ConfigTest, MahalanobisLambdaIsInZeroOne) {
+  Config c = Tg(5);
+  c.mechanism = "mahalanobis";
+  EXPECT_TRUE(Check(c).ok());
+  for (const char* good : {"0", "0.2", "1", "1e-9"}) {
+    c.mechanism_options = {{"lambda", good}};
+    EXPECT_TRUE(Check(c).ok()) << good;
+  }
+  for (const char* bad : {"-0.1", "1.0000001", "2", "-1e-300"}) {
+    c.mechanism_options = {{"lambda", bad}};
+    ExpectUsage(c, "must be between 0 and 1");
+  }
+  for (const char* bad : {"nan", "abc", "inf"}) {
+    c.mechanism_options = {{"lambda", bad}};
+    ExpectUsage(c, "--lambda");
+  }
+  c.mechanism_options = {{"mvl-search", "hnsw"}};
+  EXPECT_TRUE(Check(c).ok()) << "mahalanobis shares mvl's nearest-word step";
+  c.mechanism = "mvl";
+  c.mechanism_options = {{"lambda", "0.5"}};
+  ExpectUsage(c, "only valid with --mechanism mahalanobis");
+  c.mechanism = "mahalanobis";
+  c.mechanism_options.clear();
+  c.eps.reset();
+  ExpectUsage(c, "--eps");
+}
+
 // Every registry entry is complete: the CLI, the ledger and calibrate read
 // these fields without checking them.
 TEST(RegistryTest, EveryEntryIsComplete) {

@@ -9,10 +9,8 @@
 
 namespace dpsanitize {
 
-namespace {
-
-// One draw's unit direction (dim doubles, into `dir`) and radius. The draw
-// order is the spec's: the Gaussians first, then the Gamma's uniforms.
+// The draw order is the spec's: the Gaussians first, then the Gamma's
+// uniforms.
 double MvlNoise(uint32_t dim, double eps, WordRng& rng, double* dir) {
   thread_local std::vector<double> g;
   g.resize(dim + 1);
@@ -25,8 +23,6 @@ double MvlNoise(uint32_t dim, double eps, WordRng& rng, double* dir) {
   // Radius: Gamma(dim, 1/eps).
   return SampleGammaUnitScale(static_cast<double>(dim), rng) / eps;
 }
-
-}  // namespace
 
 void MvlNoisyPoint(const float* phi, uint32_t dim, double eps, WordRng& rng, float* z) {
   thread_local std::vector<double> dir;
@@ -58,16 +54,20 @@ MvlNearestBatch::MvlNearestBatch(double eps, VectorSet vectors, const NearestWor
     : eps_(eps), vs_(vectors), finder_(finder), scan_(scan), dir_(vectors.dim) {}
 
 void MvlNearestBatch::Add(const float* phi, WordRng& rng, WordId* slot) {
+  const double r = MvlNoise(vs_.dim, eps_, rng, dir_.data());
+  AddPoint(phi, dir_.data(), r, slot);
+}
+
+void MvlNearestBatch::AddPoint(const float* phi, const double* dir, double r, WordId* slot) {
   const uint32_t dim = vs_.dim;
-  const double r = MvlNoise(dim, eps_, rng, dir_.data());
   if (scan_.Applies(r)) {
-    *slot = scan_.Nearest(phi, dir_.data(), r);
+    *slot = scan_.Nearest(phi, dir, r);
     return;
   }
   const size_t k = slots_.size();
   z_.resize((k + 1) * dim);
   for (uint32_t i = 0; i < dim; ++i) {
-    z_[k * dim + i] = static_cast<float>(static_cast<double>(phi[i]) + r * dir_[i]);
+    z_[k * dim + i] = static_cast<float>(static_cast<double>(phi[i]) + r * dir[i]);
   }
   slots_.push_back(slot);
 }

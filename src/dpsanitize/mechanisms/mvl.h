@@ -17,6 +17,12 @@
 
 namespace dpsanitize {
 
+// One draw of mvl's noise from `rng`: the unit direction u (dim doubles,
+// into `dir`) and the returned radius r ~ Gamma(dim, 1/eps). Draw order: the
+// Gaussians first, then the Gamma's uniforms. The Mahalanobis mechanism
+// (mahalanobis.h) starts from the same draw.
+double MvlNoise(uint32_t dim, double eps, WordRng& rng, double* dir);
+
 // Fills `z` (dim floats) with phi + r u for one draw.
 void MvlNoisyPoint(const float* phi, uint32_t dim, double eps, WordRng& rng, float* z);
 
@@ -51,6 +57,9 @@ class MvlNearestBatch {
                   const MvlStableScan& scan);
   // One draw from `rng`; its word is in *slot after Flush() (or at once).
   void Add(const float* phi, WordRng& rng, WordId* slot);
+  // The noisy point phi + r dir (dir: a unit vector of dim doubles) drawn by
+  // the caller, e.g. the Mahalanobis mechanism; `eps` is then unused.
+  void AddPoint(const float* phi, const double* dir, double r, WordId* slot);
   // Maps the queued draws (the float search may throw, as FAISS does).
   void Flush();
   size_t queued() const { return slots_.size(); }

@@ -23,11 +23,13 @@ constexpr uint64_t kMvlDoc = 0x6d766c0000000000ULL;
 // Draws per batched nearest-word search.
 constexpr size_t kChunk = 4096;
 
-class MvlOutputLaw : public OutputLaw {
+class NoisyPointOutputLaw : public OutputLaw {
  public:
-  MvlOutputLaw(double eps, VectorSet vectors, const NearestWordFinder& finder,
-               const NeighborSource* neighbors, uint64_t samples, const std::string& seed)
-      : eps_(eps),
+  NoisyPointOutputLaw(NoisyPointDraw draw, uint64_t doc_base, VectorSet vectors,
+               const NearestWordFinder& finder, const NeighborSource* neighbors, uint64_t samples,
+               const std::string& seed)
+      : draw_(std::move(draw)),
+        doc_base_(doc_base),
         vs_(vectors),
         finder_(finder),
         neighbors_(neighbors),
@@ -41,18 +43,20 @@ class MvlOutputLaw : public OutputLaw {
 
   StatusOr<WordLaw> Of(WordId w) const override {
     // Chunks of draws share one batched search; the draw i of word w always
-    // comes from stream (kMvlDoc + w, 0, i), whatever the chunking.
+    // comes from stream (doc_base + w, 0, i), whatever the chunking.
     std::vector<WordId> nearest(kChunk);
     std::unordered_map<WordId, uint64_t> counts;
     double sum_dist = 0;
     // The same nearest-word step as the mechanism (MvlNearestBatch): the
     // audit measures what a run does, including its small-eps scan.
-    MvlNearestBatch batch(eps_, vs_, finder_, scan_);
+    MvlNearestBatch batch(1.0, vs_, finder_, scan_);  // eps unused by AddPoint
+    std::vector<double> dir(vs_.dim);
     for (uint64_t start = 0; start < samples_; start += kChunk) {
       const size_t m = static_cast<size_t>(std::min<uint64_t>(kChunk, samples_ - start));
       for (size_t i = 0; i < m; ++i) {
-        WordRng rng(key_, kMvlDoc + w, 0, start + i);
-        batch.Add(vs_.row(w), rng, &nearest[i]);
+        WordRng rng(key_, doc_base_ + w, 0, start + i);
+        const double r = draw_(rng, dir.data());
+        batch.AddPoint(vs_.row(w), dir.data(), r, &nearest[i]);
       }
       try {
         batch.Flush();
@@ -107,7 +111,8 @@ class MvlOutputLaw : public OutputLaw {
   }
 
  private:
-  double eps_;
+  NoisyPointDraw draw_;
+  uint64_t doc_base_;
   VectorSet vs_;
   const NearestWordFinder& finder_;
   const NeighborSource* neighbors_;  // may be null: exact scans instead
@@ -118,14 +123,22 @@ class MvlOutputLaw : public OutputLaw {
 
 }  // namespace
 
-StatusOr<std::unique_ptr<OutputLaw>> MakeMvlOutputLaw(double eps, const LawContext& ctx) {
+StatusOr<std::unique_ptr<OutputLaw>> MakeNoisyPointOutputLaw(NoisyPointDraw draw, uint64_t doc_base,
+                                                             const LawContext& ctx) {
+  if (ctx.samples == 0) return UsageError("audit: --samples must be positive");
+  if (ctx.nearest == nullptr)
+    return InternalError("Monte Carlo output law: no nearest-word finder");
+  return std::unique_ptr<OutputLaw>(std::make_unique<NoisyPointOutputLaw>(
+      std::move(draw), doc_base, ctx.vectors, *ctx.nearest, ctx.neighbors, ctx.samples, ctx.seed));
+}
+
+StatusOr<std::unique_ptr<OutputLaw>> MakeNoisyPointOutputLaw(double eps, const LawContext& ctx) {
   if (!(eps > 0) || !std::isfinite(eps)) {
     return InternalError("mvl output law: eps {} is not a finite positive number", eps);
   }
-  if (ctx.samples == 0) return UsageError("audit: --samples must be positive");
-  if (ctx.nearest == nullptr) return InternalError("mvl output law: no nearest-word finder");
-  return std::unique_ptr<OutputLaw>(std::make_unique<MvlOutputLaw>(
-      eps, ctx.vectors, *ctx.nearest, ctx.neighbors, ctx.samples, ctx.seed));
+  const uint32_t dim = ctx.vectors.dim;
+  return MakeNoisyPointOutputLaw(
+      [eps, dim](WordRng& rng, double* dir) { return MvlNoise(dim, eps, rng, dir); }, kMvlDoc, ctx);
 }
 
 }  // namespace dpsanitize

@@ -9,10 +9,12 @@
 #ifndef DPSANITIZE_MECHANISMS_MVL_LAW_H_
 #define DPSANITIZE_MECHANISMS_MVL_LAW_H_
 
+#include <functional>
 #include <memory>
 
 #include "dpsanitize/core/status.h"
 #include "dpsanitize/mechanisms/output_law.h"
+#include "dpsanitize/random/keyed_rng.h"
 
 namespace dpsanitize {
 
@@ -23,6 +25,17 @@ namespace dpsanitize {
 // (w's 10 nearest other words from ctx.neighbors, or an exact scan when it is
 // null). Errors: no finder, no samples (usage), eps not finite and > 0.
 StatusOr<std::unique_ptr<OutputLaw>> MakeMvlOutputLaw(double eps, const LawContext& ctx);
+
+// One noisy point's draw from `rng`: its unit direction (dim doubles, into
+// `dir`) and the returned radius. Called from one thread at a time.
+using NoisyPointDraw = std::function<double(WordRng& rng, double* dir)>;
+
+// The same Monte Carlo law for any mechanism that adds noise to phi(w) and
+// outputs the nearest word (mahalanobis): draw i of word w comes from stream
+// WordRng(ctx.seed's key, doc_base + w, 0, i); doc_base keeps mechanisms'
+// audit streams apart. Errors: no finder, no samples.
+StatusOr<std::unique_ptr<OutputLaw>> MakeNoisyPointOutputLaw(NoisyPointDraw draw, uint64_t doc_base,
+                                                             const LawContext& ctx);
 
 }  // namespace dpsanitize
 

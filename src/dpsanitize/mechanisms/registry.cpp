@@ -8,6 +8,7 @@
 #include "dpsanitize/mechanisms/bem_plan.h"
 #include "dpsanitize/mechanisms/em_plan.h"
 #include "dpsanitize/mechanisms/identity.h"
+#include "dpsanitize/mechanisms/mahalanobis_plan.h"
 #include "dpsanitize/mechanisms/mvl_plan.h"
 #include "dpsanitize/mechanisms/tg_plan.h"
 
@@ -28,12 +29,13 @@ const char* EpsBasisName(EpsBasis basis) {
 const std::vector<MechanismInfo>& Registry() {
   // One line per mechanism. Built once, on first use (thread-safe static).
   static const std::vector<MechanismInfo> registry{
-      EmMechanismInfo(),        // em_plan.cpp: the default
-      TemMechanismInfo(),       // em_plan.cpp
-      BemMechanismInfo(),       // bem_plan.cpp
-      TgMechanismInfo(),        // tg_plan.cpp
-      MvlMechanismInfo(),       // mvl_plan.cpp
-      IdentityMechanismInfo(),  // identity.cpp: library only
+      EmMechanismInfo(),           // em_plan.cpp: the default
+      TemMechanismInfo(),          // em_plan.cpp
+      BemMechanismInfo(),          // bem_plan.cpp
+      TgMechanismInfo(),           // tg_plan.cpp
+      MvlMechanismInfo(),          // mvl_plan.cpp
+      MahalanobisMechanismInfo(),  // mahalanobis_plan.cpp
+      IdentityMechanismInfo(),     // identity.cpp: library only
   };
   return registry;
 }
