@@ -72,8 +72,9 @@ TEST_F(CalibrateTest, EveryMechanismReportsTheFigures) {
     const char* eps;
     const char* method;
   };
-  for (const Case& c : {Case{"tem", "3", "exact"}, Case{"tg", "50", "certified"},
-                        Case{"mvl", "10", "monte_carlo"}}) {
+  for (const Case& c :
+       {Case{"tem", "3", "exact"}, Case{"tg", "50", "certified"}, Case{"mvl", "10", "monte_carlo"},
+        Case{"mahalanobis", "10", "monte_carlo"}}) {
     SCOPED_TRACE(c.mechanism);
     const nlohmann::json j = CalibrateJson(c.mechanism, c.eps, {"--effect-words", "100"});
     EXPECT_EQ(j["mechanism"], c.mechanism);

@@ -91,7 +91,7 @@ TEST_P(ThreadCountTest, ThreadCountDoesNotChangeTheOutput) {
   EXPECT_TRUE(SameText(outputs[2], outputs[0])) << "--threads 3 differs from --threads 1";
 }
 
-INSTANTIATE_TEST_SUITE_P(Mechanisms, ThreadCountTest, ::testing::Values("tg", "mvl"),
+INSTANTIATE_TEST_SUITE_P(Mechanisms, ThreadCountTest, ::testing::Values("tg", "mvl", "mahalanobis"),
                          [](const ::testing::TestParamInfo<const char*>& info) {
                            return std::string(info.param);
                          });

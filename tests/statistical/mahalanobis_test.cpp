@@ -106,7 +106,9 @@ TEST(CovarianceTest, FixtureTraceFactorAndEigenvalues) {
     std::vector<double> unused;
     EXPECT_FALSE(Cholesky(shifted, &unused)) << "lambda " << lambda;
     // (lambda_min(Sigma_lambda) = lambda lambda_min(Sigma) + 1 - lambda.)
-    if (lambda == 0.2) EXPECT_GT(b->min_est, 0.8);
+    if (lambda == 0.2) {
+      EXPECT_GT(b->min_est, 0.8);
+    }
     std::printf(
         "[stat] fixture Sigma_lambda, lambda %.1f: lambda_min %.5f (bound %.5f), max %.4f\n",
         lambda, b->min_est, b->mu, b->max_est);

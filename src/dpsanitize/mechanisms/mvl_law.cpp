@@ -26,8 +26,8 @@ constexpr size_t kChunk = 4096;
 class NoisyPointOutputLaw : public OutputLaw {
  public:
   NoisyPointOutputLaw(NoisyPointDraw draw, uint64_t doc_base, VectorSet vectors,
-               const NearestWordFinder& finder, const NeighborSource* neighbors, uint64_t samples,
-               const std::string& seed)
+                      const NearestWordFinder& finder, const NeighborSource* neighbors,
+                      uint64_t samples, const std::string& seed)
       : draw_(std::move(draw)),
         doc_base_(doc_base),
         vs_(vectors),
@@ -132,7 +132,7 @@ StatusOr<std::unique_ptr<OutputLaw>> MakeNoisyPointOutputLaw(NoisyPointDraw draw
       std::move(draw), doc_base, ctx.vectors, *ctx.nearest, ctx.neighbors, ctx.samples, ctx.seed));
 }
 
-StatusOr<std::unique_ptr<OutputLaw>> MakeNoisyPointOutputLaw(double eps, const LawContext& ctx) {
+StatusOr<std::unique_ptr<OutputLaw>> MakeMvlOutputLaw(double eps, const LawContext& ctx) {
   if (!(eps > 0) || !std::isfinite(eps)) {
     return InternalError("mvl output law: eps {} is not a finite positive number", eps);
   }
