@@ -444,6 +444,24 @@ TEST(AuditRunTest, MvlStaysWithinItsProvenEpsilon) {
   EXPECT_EQ(report->categories.back().exceeding, 0u);
 }
 
+// The same Monte Carlo audit of mahalanobis (default lambda): the loss per
+// Euclidean distance against the claimed Euclidean eps (docs/mechanism.md).
+TEST(AuditRunTest, MahalanobisStaysWithinItsProvenEpsilon) {
+  Engine& e = FixtureEngine(10, "mahalanobis");
+  AuditOptions opt;
+  opt.pairs = 5;
+  opt.samples = kDraws >= 100000 ? 4000 : 1000;
+  opt.utility_words = 1;
+  auto report = RunAudit(FixtureInputs(e), opt);
+  ASSERT_TRUE(report.ok()) << report.status().message();
+  for (const AuditPair& p : report->pairs) {
+    SCOPED_TRACE(p.word + " / " + p.word2);
+    EXPECT_LE(p.worst_lower, 10.0);
+    EXPECT_GE(p.worst_lower, 0.0);
+  }
+  EXPECT_EQ(report->categories.back().exceeding, 0u);
+}
+
 TEST(AuditRunTest, RefusesADepthTooShallowForTypicalOutputs) {
   Engine& e = FixtureEngine(50);
   AuditOptions opt;
