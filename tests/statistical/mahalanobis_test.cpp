@@ -32,8 +32,10 @@
 #include "dpsanitize/mechanisms/covariance.h"
 #include "dpsanitize/mechanisms/mvl.h"
 #include "dpsanitize/mechanisms/registry.h"
+#include "statistical/brute_force_finder.h"
 #include "statistical/fixture_vocabulary.h"
 #include "statistical/goodness_of_fit.h"
+#include "statistical/plan_helpers.h"
 
 namespace dpsanitize {
 namespace {
@@ -312,33 +314,6 @@ TEST(MahalanobisNoiseTest, TwoDimensionsStronglyAnisotropic) {
 // ---------------------------------------------------------------------------
 // The registry entry: lambda = 0 is mvl, and the Euclidean calibration.
 
-class BruteForceFinder : public NearestWordFinder {
- public:
-  explicit BruteForceFinder(VectorSet v) : v_(v) {}
-  void FindNearest(const float* queries, size_t n, WordId* out) const override {
-    for (size_t q = 0; q < n; ++q) {
-      const float* z = queries + q * v_.dim;
-      double best = std::numeric_limits<double>::infinity();
-      WordId best_id = 0;
-      for (size_t w = 0; w < v_.n; ++w) {
-        double s = 0;
-        for (uint32_t d = 0; d < v_.dim; ++d) {
-          const double t = static_cast<double>(z[d]) - v_.row(w)[d];
-          s += t * t;
-        }
-        if (s < best) {
-          best = s;
-          best_id = static_cast<WordId>(w);
-        }
-      }
-      out[q] = best_id;
-    }
-  }
-
- private:
-  VectorSet v_;
-};
-
 // Exact law on a two-word vocabulary {a, b} in 2 dimensions (research notes
 // 3.1): with D = b - a, M(a) = b iff Z.D > ||D||^2 / 2, and Z.D = (R / eps_R)
 // ||A^T D|| S with R ~ Gamma(2, 1) and S = cos(theta), theta uniform; so
@@ -384,43 +359,6 @@ TEST(MahalanobisMechanismTest, TwoWordVocabularyMatchesTheExactLaw) {
   EXPECT_GT(std::abs(c_mvl - c), 0.1);
 }
 
-std::unique_ptr<MechanismPlan> PlanFor(const std::string& mechanism, double eps,
-                                       const std::map<std::string, std::string>& options,
-                                       VectorSet vectors) {
-  Config c;
-  c.mechanism = mechanism;
-  c.eps = eps;
-  c.mechanism_options = options;
-  EXPECT_TRUE(ValidateMechanismOptions(c).ok());
-  PlanInputs in;
-  in.vocab_size = vectors.n;
-  in.dim = vectors.dim;
-  in.vectors = vectors;
-  auto plan = FindMechanism(mechanism)->make_plan(c, in);
-  EXPECT_TRUE(plan.ok()) << plan.status().message();
-  return std::move(plan).value();
-}
-
-std::vector<WordId> Outputs(const MechanismPlan& plan, VectorSet vectors,
-                            const NearestWordFinder& finder, const std::vector<WordDraw>& in) {
-  BuildContext ctx;
-  ctx.vectors = vectors;
-  ctx.nearest_finder = [&finder](bool) -> StatusOr<const NearestWordFinder*> { return &finder; };
-  auto mech = plan.Build(ctx);
-  EXPECT_TRUE(mech.ok());
-  std::vector<WordId> out(in.size());
-  (*mech)->Perturb(in.data(), in.size(), RunKey::FromSeed("mahalanobis-test"), out.data());
-  return out;
-}
-
-double RowNumber(const MechanismPlan& plan, const std::string& key) {
-  for (const PlanRow& r : plan.Rows()) {
-    if (r.key == key) return r.value.get<double>();
-  }
-  ADD_FAILURE() << "no row " << key;
-  return 0;
-}
-
 TEST(MahalanobisPlanTest, LambdaZeroGivesExactlyMvlsOutput) {
   FixtureVocabulary f;
   if (!OpenFixtureVocabulary(&f)) return;
@@ -434,8 +372,8 @@ TEST(MahalanobisPlanTest, LambdaZeroGivesExactlyMvlsOutput) {
     const auto mhl = PlanFor("mahalanobis", eps, {{"lambda", "0"}}, v);
     EXPECT_EQ(RowNumber(*mhl, "eps_r"), eps);
     EXPECT_EQ(RowNumber(*mhl, "lambda_min_bound"), 1.0);
-    const std::vector<WordId> a = Outputs(*mvl, v, finder, in);
-    const std::vector<WordId> b = Outputs(*mhl, v, finder, in);
+    const std::vector<WordId> a = Outputs(*mvl, v, finder, in, "mahalanobis-test");
+    const std::vector<WordId> b = Outputs(*mhl, v, finder, in, "mahalanobis-test");
     size_t unchanged = 0;
     for (size_t i = 0; i < in.size(); ++i) {
       ASSERT_EQ(a[i], b[i]) << "eps " << eps << ", draw " << i;
@@ -445,7 +383,7 @@ TEST(MahalanobisPlanTest, LambdaZeroGivesExactlyMvlsOutput) {
                 eps, in.size(), in.size(), unchanged);
     // And lambda > 0 is a different mechanism on the same streams.
     const auto shaped = PlanFor("mahalanobis", eps, {{"lambda", "1"}}, v);
-    const std::vector<WordId> c = Outputs(*shaped, v, finder, in);
+    const std::vector<WordId> c = Outputs(*shaped, v, finder, in, "mahalanobis-test");
     EXPECT_NE(a, c) << "eps " << eps;
   }
 }

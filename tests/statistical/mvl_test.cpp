@@ -25,6 +25,7 @@
 #include "dpsanitize/core/vector_set.h"
 #include "dpsanitize/mechanisms/mechanism.h"
 #include "dpsanitize/random/keyed_rng.h"
+#include "statistical/brute_force_finder.h"
 #include "statistical/goodness_of_fit.h"
 
 namespace dpsanitize {
@@ -134,33 +135,6 @@ TEST(MvlNoisyPointTest, OddDimensionThree) {
 // ---------------------------------------------------------------------------
 // MvlMechanism on a hand-built vocabulary, with a brute-force finder.
 
-class BruteForceFinder : public NearestWordFinder {
- public:
-  explicit BruteForceFinder(VectorSet v) : v_(v) {}
-  void FindNearest(const float* queries, size_t n, WordId* out) const override {
-    for (size_t q = 0; q < n; ++q) {
-      const float* z = queries + q * v_.dim;
-      double best = std::numeric_limits<double>::infinity();
-      WordId best_id = 0;
-      for (size_t w = 0; w < v_.n; ++w) {
-        double s = 0;
-        for (uint32_t d = 0; d < v_.dim; ++d) {
-          const double t = static_cast<double>(z[d]) - v_.row(w)[d];
-          s += t * t;
-        }
-        if (s < best) {  // ties: lower id
-          best = s;
-          best_id = static_cast<WordId>(w);
-        }
-      }
-      out[q] = best_id;
-    }
-  }
-
- private:
-  VectorSet v_;
-};
-
 // Four words on the unit circle and one at the origin, in 2 dimensions.
 // Far from the origin the Voronoi cells of the four outer words are the
 // quadrants around the axes, so for tiny eps (huge radius) each of them is
@@ -219,7 +193,9 @@ TEST(MvlMechanismTest, TinyEpsilonSpreadsOutputsEvenly) {
 class FloatExpansionFinder : public NearestWordFinder {
  public:
   explicit FloatExpansionFinder(VectorSet v) : v_(v) {}
-  void FindNearest(const float* queries, size_t n, WordId* out) const override {
+  // The nearest only (k = 1): what mvl asks for.
+  void FindNearestK(const float* queries, size_t n, size_t k, WordId* out) const override {
+    ASSERT_EQ(k, 1u);
     for (size_t q = 0; q < n; ++q) {
       const float* z = queries + q * v_.dim;
       float zz = 0;

@@ -48,13 +48,20 @@ class NeighborSource {
   virtual const Neighbor* Nearest(WordId word, size_t k, std::vector<Neighbor>* scratch) const = 0;
 };
 
-// Nearest vocabulary word to arbitrary points, for the mvl mechanism's
-// post-processing step (may be approximate).
+// Nearest vocabulary words to arbitrary points, for the post-processing step
+// of the noisy-point mechanisms (mvl, mahalanobis, vickrey; may be
+// approximate).
 class NearestWordFinder {
  public:
   virtual ~NearestWordFinder() = default;
+  // out[i * k + j] = id of the (j+1)-th nearest vocabulary word to
+  // queries[i * dim ...], nearest first, by the finder's float distances;
+  // 1 <= k <= vocabulary size.
+  virtual void FindNearestK(const float* queries, size_t n, size_t k, WordId* out) const = 0;
   // out[i] = id of the vocabulary word nearest to queries[i * dim ...].
-  virtual void FindNearest(const float* queries, size_t n, WordId* out) const = 0;
+  void FindNearest(const float* queries, size_t n, WordId* out) const {
+    FindNearestK(queries, n, 1, out);
+  }
 };
 
 // A NeighborSource that scans the whole vocabulary for each call.

@@ -28,14 +28,10 @@ constexpr uint64_t kMahalanobisDoc = 0x6d686c0000000000ULL;
 
 class MahalanobisPlan : public MechanismPlan {
  public:
-  MahalanobisPlan(double eps, double lambda, bool lambda_given, MinEigenBound bound,
-                  std::shared_ptr<const MahalanobisShape> shape, bool exact_search)
+  MahalanobisPlan(double eps, MahalanobisNoiseSetup setup, bool exact_search)
       : eps_(eps),
-        lambda_(lambda),
-        lambda_given_(lambda_given),
-        bound_(bound),
-        eps_r_(eps * std::sqrt(bound.mu)),
-        shape_(std::move(shape)),
+        setup_(std::move(setup)),
+        eps_r_(eps * std::sqrt(setup_.bound.mu)),
         exact_search_(exact_search) {}
   std::optional<double> eps() const override { return eps_; }
   EpsBasis basis() const override { return EpsBasis::kProven; }
@@ -48,36 +44,21 @@ class MahalanobisPlan : public MechanismPlan {
     return "a proven bound (Xu et al. 2020, via the smallest eigenvalue of Sigma_lambda)";
   }
   std::vector<PlanRow> Rows() const override {
-    return {
-        {"lambda", lambda_,
-         lambda_given_ ? "(--lambda: Sigma_lambda = lambda Sigma + (1 - lambda) I)"
-                       : "(default: Sigma_lambda = lambda Sigma + (1 - lambda) I)"},
-        {"eps_r", eps_r_, "(the paper's eps, per unit of d_R: eps sqrt(lambda_min_bound))"},
-        {"lambda_min_bound", bound_.mu,
-         bound_.identity ? "(Sigma_lambda = I exactly)"
-                         : "(certified lower bound on the smallest eigenvalue of Sigma_lambda)"},
-        {"lambda_min_estimate", bound_.min_est, "(Jacobi)", PlanRow::kLedger | PlanRow::kJson},
-        {"lambda_max_estimate", bound_.max_est, "(Jacobi)", PlanRow::kLedger | PlanRow::kJson},
-        {"sigma",
-         lambda_ == 0 ? "not used (lambda = 0)"
-                      : "centred covariance of the vocabulary's vectors (divisor |V|), scaled "
-                        "to trace n",
-         "", PlanRow::kLedger | PlanRow::kJson},
-        {"noise", "Gamma(n, 1/eps_r) A X, A A^T = Sigma_lambda (Cholesky), not renormalised", "",
-         PlanRow::kLedger},
-        {"mvl_search", exact_search_ ? "exact" : "hnsw", "(nearest-word step; post-processing)"},
-    };
+    std::vector<PlanRow> rows = MahalanobisNoiseRows(setup_, eps_r_);
+    rows.push_back(
+        {"mvl_search", exact_search_ ? "exact" : "hnsw", "(nearest-word step; post-processing)"});
+    return rows;
   }
   StatusOr<std::unique_ptr<Mechanism>> Build(const BuildContext& ctx) const override {
     DPS_ASSIGN_OR_RETURN(const NearestWordFinder* finder, ctx.nearest_finder(exact_search_));
     return std::unique_ptr<Mechanism>(
-        std::make_unique<MahalanobisMechanism>(eps_r_, *shape_, ctx.vectors, *finder));
+        std::make_unique<MahalanobisMechanism>(eps_r_, *setup_.shape, ctx.vectors, *finder));
   }
   StatusOr<std::unique_ptr<OutputLaw>> Law(const LawContext& ctx) const override {
     // The law is used from one thread (not concurrent), so one scratch buffer.
-    auto scratch = std::make_shared<std::vector<double>>(shape_->dim);
+    auto scratch = std::make_shared<std::vector<double>>(setup_.shape->dim);
     return MakeNoisyPointOutputLaw(
-        [shape = shape_, eps_r = eps_r_, scratch](WordRng& rng, double* dir) {
+        [shape = setup_.shape, eps_r = eps_r_, scratch](WordRng& rng, double* dir) {
           return MahalanobisNoise(*shape, eps_r, rng, scratch->data(), dir);
         },
         kMahalanobisDoc, ctx);
@@ -85,53 +66,82 @@ class MahalanobisPlan : public MechanismPlan {
 
  private:
   double eps_;
-  double lambda_;
-  bool lambda_given_;
-  MinEigenBound bound_;
+  MahalanobisNoiseSetup setup_;
   double eps_r_;
-  std::shared_ptr<const MahalanobisShape> shape_;
   bool exact_search_;
 };
 
 Status ValidateMahalanobis(const Config& c) {
   if (!c.eps) return UsageError("--eps: required");
+  return ValidateLambda(c);
+}
+
+StatusOr<std::unique_ptr<MechanismPlan>> MakeMahalanobisPlan(const Config& c,
+                                                             const PlanInputs& in) {
+  DPS_ASSIGN_OR_RETURN(MahalanobisNoiseSetup setup, SetUpMahalanobisNoise(c, in));
+  const bool exact = OptionText(c, "mvl-search", "exact") == "exact";
+  return std::unique_ptr<MechanismPlan>(
+      std::make_unique<MahalanobisPlan>(*c.eps, std::move(setup), exact));
+}
+
+}  // namespace
+
+Status ValidateLambda(const Config& c) {
   if (const auto l = OptionNumber(c, "lambda"); l && !(*l >= 0 && *l <= 1)) {
     return UsageError("--lambda {}: must be between 0 and 1", *l);
   }
   return Status::Ok();
 }
 
-StatusOr<std::unique_ptr<MechanismPlan>> MakeMahalanobisPlan(const Config& c,
-                                                             const PlanInputs& in) {
+StatusOr<MahalanobisNoiseSetup> SetUpMahalanobisNoise(const Config& c, const PlanInputs& in) {
   const auto given = OptionNumber(c, "lambda");
-  const double lambda = given ? *given : kDefaultMahalanobisLambda;
+  MahalanobisNoiseSetup s;
+  s.lambda = given ? *given : kDefaultMahalanobisLambda;
+  s.lambda_given = given.has_value();
   auto shape = std::make_shared<MahalanobisShape>();
   shape->dim = in.vectors.dim;
-  MinEigenBound bound;
-  if (lambda == 0) {
+  if (s.lambda == 0) {
     // Sigma_lambda = I: no covariance needed, and the noise is mvl's bit for
     // bit (MahalanobisNoise skips the factor), so the output equals mvl's.
-    bound.mu = bound.min_est = bound.max_est = 1;
-    bound.identity = true;
+    s.bound.mu = s.bound.min_est = s.bound.max_est = 1;
+    s.bound.identity = true;
     shape->identity = true;
   } else {
     if (in.progress) {
       in.progress(fmt::format("covariance of {} vocabulary vectors", in.vectors.n));
     }
     DPS_ASSIGN_OR_RETURN(SymMatrix sigma, VocabularyCovariance(in.vectors));
-    const SymMatrix reg = RegularisedCovariance(sigma, lambda);
-    DPS_ASSIGN_OR_RETURN(bound, CertifiedMinEigenvalue(reg));
-    shape->identity = bound.identity;
+    const SymMatrix reg = RegularisedCovariance(sigma, s.lambda);
+    DPS_ASSIGN_OR_RETURN(s.bound, CertifiedMinEigenvalue(reg));
+    shape->identity = s.bound.identity;
     if (!Cholesky(reg, &shape->factor)) {
       return InternalError("mahalanobis: Cholesky of Sigma_lambda failed after certification");
     }
   }
-  const bool exact = OptionText(c, "mvl-search", "exact") == "exact";
-  return std::unique_ptr<MechanismPlan>(std::make_unique<MahalanobisPlan>(
-      *c.eps, lambda, given.has_value(), bound, std::move(shape), exact));
+  s.shape = std::move(shape);
+  return s;
 }
 
-}  // namespace
+std::vector<PlanRow> MahalanobisNoiseRows(const MahalanobisNoiseSetup& s, double eps_r) {
+  return {
+      {"lambda", s.lambda,
+       s.lambda_given ? "(--lambda: Sigma_lambda = lambda Sigma + (1 - lambda) I)"
+                      : "(default: Sigma_lambda = lambda Sigma + (1 - lambda) I)"},
+      {"eps_r", eps_r, "(the paper's eps, per unit of d_R: eps sqrt(lambda_min_bound))"},
+      {"lambda_min_bound", s.bound.mu,
+       s.bound.identity ? "(Sigma_lambda = I exactly)"
+                        : "(certified lower bound on the smallest eigenvalue of Sigma_lambda)"},
+      {"lambda_min_estimate", s.bound.min_est, "(Jacobi)", PlanRow::kLedger | PlanRow::kJson},
+      {"lambda_max_estimate", s.bound.max_est, "(Jacobi)", PlanRow::kLedger | PlanRow::kJson},
+      {"sigma",
+       s.lambda == 0 ? "not used (lambda = 0)"
+                     : "centred covariance of the vocabulary's vectors (divisor |V|), scaled "
+                       "to trace n",
+       "", PlanRow::kLedger | PlanRow::kJson},
+      {"noise", "Gamma(n, 1/eps_r) A X, A A^T = Sigma_lambda (Cholesky), not renormalised", "",
+       PlanRow::kLedger},
+  };
+}
 
 MechanismInfo MahalanobisMechanismInfo() {
   MechanismInfo m;
@@ -148,12 +158,12 @@ MechanismInfo MahalanobisMechanismInfo() {
   m.citation = "Xu et al. 2020";
   m.flags = {{"lambda",
               MechanismFlag::Kind::kNumber,
-              "mahalanobis: regularisation lambda in [0, 1] (0: mvl's noise; 1: Sigma)",
+              "mahalanobis, vickrey: regularisation lambda in [0, 1] (0: mvl's noise; 1: Sigma)",
               {},
               "0.2"},
              {"mvl-search",
               MechanismFlag::Kind::kChoice,
-              "mvl/mahalanobis nearest-word search: exact or hnsw",
+              "mvl/mahalanobis/vickrey nearest-word search: exact or hnsw",
               {"exact", "hnsw"},
               "exact"}};
   m.validate = ValidateMahalanobis;

@@ -104,6 +104,45 @@ WordId MvlStableScan::Nearest(const float* phi, const double* dir, double r) con
   return best;
 }
 
+void MvlStableScan::NearestTwo(const float* phi, const double* dir, double r, WordId ids[2],
+                               double dist[2]) const {
+  // The same score as Nearest(), keeping the best two. Their distances follow
+  // from ||z - v||^2 = ||z||^2 - 2 r score(v), with ||z||^2 = ||phi||^2 +
+  // 2 r phi.u + r^2: every term is of size r^2 or r |v|, so the difference
+  // keeps its relative accuracy however large r is (a float ||z - v|| would
+  // not), and d1 / d2 is right where it matters, near 1.
+  const double inv_r = 1.0 / r;
+  double best[2] = {-std::numeric_limits<double>::infinity(),
+                    -std::numeric_limits<double>::infinity()};
+  ids[0] = ids[1] = 0;
+  for (size_t v = 0; v < vs_.n; ++v) {
+    const float* x = vs_.row(v);
+    double uv = 0, pv = 0;
+    for (uint32_t i = 0; i < vs_.dim; ++i) {
+      uv += dir[i] * x[i];
+      pv += static_cast<double>(phi[i]) * x[i];
+    }
+    const double score = uv + (pv - half_norm2_[v]) * inv_r;
+    // Strict comparisons: of equal scores the lower id (seen first) ranks first.
+    if (score > best[0]) {
+      best[1] = best[0];
+      ids[1] = ids[0];
+      best[0] = score;
+      ids[0] = static_cast<WordId>(v);
+    } else if (score > best[1]) {
+      best[1] = score;
+      ids[1] = static_cast<WordId>(v);
+    }
+  }
+  double pp = 0, pu = 0;
+  for (uint32_t i = 0; i < vs_.dim; ++i) {
+    pp += static_cast<double>(phi[i]) * phi[i];
+    pu += static_cast<double>(phi[i]) * dir[i];
+  }
+  const double zz = pp + 2 * r * pu + r * r;
+  for (int j = 0; j < 2; ++j) dist[j] = std::sqrt(std::max(0.0, zz - 2 * r * best[j]));
+}
+
 void MvlMechanism::Perturb(const WordDraw* in, size_t n, const RunKey& key, WordId* out) const {
   constexpr size_t kChunk = 256;
   MvlNearestBatch batch(eps_, vectors_, finder_, scan_);

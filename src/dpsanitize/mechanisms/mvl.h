@@ -44,6 +44,10 @@ class MvlStableScan {
   bool Applies(double r) const { return r > stable_radius_; }
   // The nearest word to phi + r dir, ties to the lower id.
   WordId Nearest(const float* phi, const double* dir, double r) const;
+  // The two nearest words to phi + r dir (ids[0] the nearest; ties to the
+  // lower id) and their Euclidean distances, for vickrey's selection.
+  void NearestTwo(const float* phi, const double* dir, double r, WordId ids[2],
+                  double dist[2]) const;
 
  private:
   VectorSet vs_;

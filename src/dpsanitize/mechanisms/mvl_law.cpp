@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "dpsanitize/mechanisms/mvl.h"
+#include "dpsanitize/mechanisms/vickrey.h"
 #include "dpsanitize/random/keyed_rng.h"
 
 namespace dpsanitize {
@@ -25,11 +26,12 @@ constexpr size_t kChunk = 4096;
 
 class NoisyPointOutputLaw : public OutputLaw {
  public:
-  NoisyPointOutputLaw(NoisyPointDraw draw, uint64_t doc_base, VectorSet vectors,
-                      const NearestWordFinder& finder, const NeighborSource* neighbors,
-                      uint64_t samples, const std::string& seed)
+  NoisyPointOutputLaw(NoisyPointDraw draw, uint64_t doc_base, std::optional<double> vickrey_t,
+                      VectorSet vectors, const NearestWordFinder& finder,
+                      const NeighborSource* neighbors, uint64_t samples, const std::string& seed)
       : draw_(std::move(draw)),
         doc_base_(doc_base),
+        vickrey_t_(vickrey_t),
         vs_(vectors),
         finder_(finder),
         neighbors_(neighbors),
@@ -47,19 +49,27 @@ class NoisyPointOutputLaw : public OutputLaw {
     std::vector<WordId> nearest(kChunk);
     std::unordered_map<WordId, uint64_t> counts;
     double sum_dist = 0;
-    // The same nearest-word step as the mechanism (MvlNearestBatch): the
-    // audit measures what a run does, including its small-eps scan.
+    // The same nearest-word step as the mechanism (MvlNearestBatch, or
+    // VickreyBatch): the audit measures what a run does, including its
+    // small-eps scan.
     MvlNearestBatch batch(1.0, vs_, finder_, scan_);  // eps unused by AddPoint
+    VickreyBatch vickrey(vickrey_t_.value_or(0), vs_, finder_, scan_);
     std::vector<double> dir(vs_.dim);
     for (uint64_t start = 0; start < samples_; start += kChunk) {
       const size_t m = static_cast<size_t>(std::min<uint64_t>(kChunk, samples_ - start));
       for (size_t i = 0; i < m; ++i) {
         WordRng rng(key_, doc_base_ + w, 0, start + i);
         const double r = draw_(rng, dir.data());
-        batch.AddPoint(vs_.row(w), dir.data(), r, &nearest[i]);
+        if (vickrey_t_) {
+          const double coin = rng.Uniform();  // after the noise, as VickreyMechanism
+          vickrey.AddPoint(vs_.row(w), dir.data(), r, coin, &nearest[i]);
+        } else {
+          batch.AddPoint(vs_.row(w), dir.data(), r, &nearest[i]);
+        }
       }
       try {
         batch.Flush();
+        vickrey.Flush();
       } catch (const std::exception& e) {
         return InternalError("audit: nearest-word search: {}", e.what());
       }
@@ -113,6 +123,7 @@ class NoisyPointOutputLaw : public OutputLaw {
  private:
   NoisyPointDraw draw_;
   uint64_t doc_base_;
+  std::optional<double> vickrey_t_;  // set: Vickrey's choice of the two nearest
   VectorSet vs_;
   const NearestWordFinder& finder_;
   const NeighborSource* neighbors_;  // may be null: exact scans instead
@@ -124,12 +135,14 @@ class NoisyPointOutputLaw : public OutputLaw {
 }  // namespace
 
 StatusOr<std::unique_ptr<OutputLaw>> MakeNoisyPointOutputLaw(NoisyPointDraw draw, uint64_t doc_base,
-                                                             const LawContext& ctx) {
+                                                             const LawContext& ctx,
+                                                             std::optional<double> vickrey_t) {
   if (ctx.samples == 0) return UsageError("audit: --samples must be positive");
   if (ctx.nearest == nullptr)
     return InternalError("Monte Carlo output law: no nearest-word finder");
-  return std::unique_ptr<OutputLaw>(std::make_unique<NoisyPointOutputLaw>(
-      std::move(draw), doc_base, ctx.vectors, *ctx.nearest, ctx.neighbors, ctx.samples, ctx.seed));
+  return std::unique_ptr<OutputLaw>(
+      std::make_unique<NoisyPointOutputLaw>(std::move(draw), doc_base, vickrey_t, ctx.vectors,
+                                            *ctx.nearest, ctx.neighbors, ctx.samples, ctx.seed));
 }
 
 StatusOr<std::unique_ptr<OutputLaw>> MakeMvlOutputLaw(double eps, const LawContext& ctx) {

@@ -11,6 +11,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 
 #include "dpsanitize/core/status.h"
 #include "dpsanitize/mechanisms/output_law.h"
@@ -31,11 +32,14 @@ StatusOr<std::unique_ptr<OutputLaw>> MakeMvlOutputLaw(double eps, const LawConte
 using NoisyPointDraw = std::function<double(WordRng& rng, double* dir)>;
 
 // The same Monte Carlo law for any mechanism that adds noise to phi(w) and
-// outputs the nearest word (mahalanobis): draw i of word w comes from stream
-// WordRng(ctx.seed's key, doc_base + w, 0, i); doc_base keeps mechanisms'
-// audit streams apart. Errors: no finder, no samples.
-StatusOr<std::unique_ptr<OutputLaw>> MakeNoisyPointOutputLaw(NoisyPointDraw draw, uint64_t doc_base,
-                                                             const LawContext& ctx);
+// outputs the nearest word (mahalanobis) or, given vickrey_t, chooses between
+// the two nearest by Vickrey's rule with one more uniform from the stream
+// (vickrey.h): draw i of word w comes from stream WordRng(ctx.seed's key,
+// doc_base + w, 0, i); doc_base keeps mechanisms' audit streams apart.
+// Errors: no finder, no samples.
+StatusOr<std::unique_ptr<OutputLaw>> MakeNoisyPointOutputLaw(
+    NoisyPointDraw draw, uint64_t doc_base, const LawContext& ctx,
+    std::optional<double> vickrey_t = std::nullopt);
 
 }  // namespace dpsanitize
 

@@ -58,7 +58,7 @@ MechanismInfo MvlMechanismInfo() {
   m.citation = "Feyisetan et al. 2020";
   m.flags = {{"mvl-search",
               MechanismFlag::Kind::kChoice,
-              "mvl/mahalanobis nearest-word search: exact or hnsw",
+              "mvl/mahalanobis/vickrey nearest-word search: exact or hnsw",
               {"exact", "hnsw"},
               "exact"}};
   m.validate = ValidateMvl;

@@ -11,6 +11,7 @@
 #include "dpsanitize/mechanisms/mahalanobis_plan.h"
 #include "dpsanitize/mechanisms/mvl_plan.h"
 #include "dpsanitize/mechanisms/tg_plan.h"
+#include "dpsanitize/mechanisms/vickrey_plan.h"
 
 namespace dpsanitize {
 
@@ -35,6 +36,7 @@ const std::vector<MechanismInfo>& Registry() {
       TgMechanismInfo(),           // tg_plan.cpp
       MvlMechanismInfo(),          // mvl_plan.cpp
       MahalanobisMechanismInfo(),  // mahalanobis_plan.cpp
+      VickreyMechanismInfo(),      // vickrey_plan.cpp
       IdentityMechanismInfo(),     // identity.cpp: library only
   };
   return registry;

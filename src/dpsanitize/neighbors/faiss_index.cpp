@@ -163,19 +163,22 @@ namespace {
 // The nearest word of each query by one batched search of `index` (flat or
 // HNSW); FAISS's -1 for "no result" cannot occur with a non-empty index but
 // is clamped rather than turned into a huge id.
-void SearchNearest(const faiss::Index& index, const float* queries, size_t n, WordId* out) {
-  std::vector<float> d(n);
-  std::vector<FaissId> l(n);
-  index.search(static_cast<FaissId>(n), queries, 1, d.data(), l.data());
-  for (size_t i = 0; i < n; ++i) out[i] = static_cast<WordId>(std::max<FaissId>(0, l[i]));
+void SearchNearest(const faiss::Index& index, const float* queries, size_t n, size_t k,
+                   WordId* out) {
+  std::vector<float> d(n * k);
+  std::vector<FaissId> l(n * k);
+  index.search(static_cast<FaissId>(n), queries, static_cast<FaissId>(k), d.data(), l.data());
+  // FAISS marks a missing result with -1 (HNSW may find fewer than k): word 0
+  // then, as before, rather than an out-of-range id.
+  for (size_t i = 0; i < n * k; ++i) out[i] = static_cast<WordId>(std::max<FaissId>(0, l[i]));
 }
 
 class FlatFinder : public NearestWordFinder {
  public:
   explicit FlatFinder(uint32_t dim) : index_(static_cast<FaissId>(dim)) {}
   faiss::IndexFlatL2& index() { return index_; }
-  void FindNearest(const float* queries, size_t n, WordId* out) const override {
-    SearchNearest(index_, queries, n, out);
+  void FindNearestK(const float* queries, size_t n, size_t k, WordId* out) const override {
+    SearchNearest(index_, queries, n, k, out);
   }
 
  private:
@@ -190,8 +193,8 @@ class HnswFinder : public NearestWordFinder {
     index_.verbose = false;
   }
   faiss::IndexHNSWFlat& index() { return index_; }
-  void FindNearest(const float* queries, size_t n, WordId* out) const override {
-    SearchNearest(index_, queries, n, out);
+  void FindNearestK(const float* queries, size_t n, size_t k, WordId* out) const override {
+    SearchNearest(index_, queries, n, k, out);
   }
 
  private:
