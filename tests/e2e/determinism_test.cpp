@@ -91,7 +91,8 @@ TEST_P(ThreadCountTest, ThreadCountDoesNotChangeTheOutput) {
   EXPECT_TRUE(SameText(outputs[2], outputs[0])) << "--threads 3 differs from --threads 1";
 }
 
-INSTANTIATE_TEST_SUITE_P(Mechanisms, ThreadCountTest, ::testing::Values("tg", "mvl", "mahalanobis"),
+INSTANTIATE_TEST_SUITE_P(Mechanisms, ThreadCountTest,
+                         ::testing::Values("tg", "mvl", "mahalanobis", "vickrey"),
                          [](const ::testing::TestParamInfo<const char*>& info) {
                            return std::string(info.param);
                          });

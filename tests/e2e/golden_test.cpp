@@ -117,6 +117,13 @@ const GoldenCase kCases[] = {
     // mahalanobis at its default lambda (0.2) and at lambda 1 (Sigma itself).
     {"mahalanobis", "corpus.txt", "10", {"--mechanism", "mahalanobis"}},
     {"mahalanobis-lambda1", "corpus.txt", "10", {"--mechanism", "mahalanobis", "--lambda", "1"}},
+    // vickrey at its default t (0.75) on mvl's noise, and on Mahalanobis noise.
+    {"vickrey", "corpus.txt", "10", {"--mechanism", "vickrey"}},
+    {"vickrey-mahalanobis",
+     "corpus.txt",
+     "10",
+     {"--mechanism", "vickrey", "--vickrey-noise", "mahalanobis", "--lambda", "0.5", "--vickrey-t",
+      "0.5"}},
 };
 
 INSTANTIATE_TEST_SUITE_P(Mechanisms, GoldenTest, ::testing::ValuesIn(kCases),

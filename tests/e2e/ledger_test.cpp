@@ -138,6 +138,47 @@ TEST_F(LedgerTest, MahalanobisLedgerRowsAndKeyedReproducibility) {
   EXPECT_EQ(dir_.Read("c.txt"), dir_.Read("d.txt"));
 }
 
+TEST_F(LedgerTest, VickreyLedgerRowsAndKeyedReproducibility) {
+  dir_.Write("in.txt", RepeatSample(5));
+  dir_.Write("key", std::string(40, 'k'));
+  auto run = [&](std::vector<std::string> args, const std::string& out) {
+    args.insert(args.begin(), {"--mechanism", "vickrey", "--key-file", "key"});
+    args.insert(args.end(), {"in.txt", out});
+    const RunResult r = RunBinary(Arguments(args, "10"), {dir_.path()});
+    ASSERT_EQ(r.exit_code, 0) << r.Describe();
+  };
+  run({}, "a.txt");
+  run({}, "b.txt");
+  EXPECT_EQ(dir_.Read("a.txt"), dir_.Read("b.txt")) << "keyed runs are reproducible";
+  const json m = Ledger("a.txt.ledger.json").at("mechanism");
+  EXPECT_EQ(m.at("name"), "vickrey");
+  EXPECT_EQ(m.at("eps_basis"), "proven");
+  EXPECT_EQ(m.at("eps_per_word"), 10.0);
+  EXPECT_NE(m.at("eps_basis_detail").get<std::string>().find("post-processing"), std::string::npos);
+  const json& p = m.at("parameters");
+  EXPECT_EQ(p.at("vickrey_t"), 0.75);
+  EXPECT_EQ(p.at("vickrey_noise"), "mvl");
+  EXPECT_FALSE(p.contains("lambda"));
+  EXPECT_EQ(p.at("mvl_search"), "exact");
+  // t = 0 is mvl for the same key, byte for byte; t = 1 differs from it.
+  run({"--vickrey-t", "0"}, "c.txt");
+  ASSERT_EQ(
+      RunBinary(Arguments({"--mechanism", "mvl", "--key-file", "key", "in.txt", "d.txt"}, "10"),
+                {dir_.path()})
+          .exit_code,
+      0);
+  EXPECT_EQ(dir_.Read("c.txt"), dir_.Read("d.txt"));
+  run({"--vickrey-t", "1"}, "e.txt");
+  EXPECT_NE(dir_.Read("e.txt"), dir_.Read("d.txt"));
+  // On Mahalanobis noise: the noise's rows too, eps_r derived as mahalanobis's.
+  run({"--vickrey-noise", "mahalanobis", "--lambda", "0.5"}, "f.txt");
+  const json q = Ledger("f.txt.ledger.json").at("mechanism").at("parameters");
+  EXPECT_EQ(q.at("vickrey_noise"), "mahalanobis");
+  EXPECT_EQ(q.at("lambda"), 0.5);
+  EXPECT_DOUBLE_EQ(q.at("eps_r").get<double>(),
+                   10.0 * std::sqrt(q.at("lambda_min_bound").get<double>()));
+}
+
 TEST_F(LedgerTest, NoInputWordLeaksIntoLedgerLogsOrErrors) {
   const std::vector<std::string> planted = {"Zebulonquartz", "zebulonquartz", "Xylofrandic",
                                             "october",       "tuesday",       "president"};

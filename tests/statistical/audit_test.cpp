@@ -462,6 +462,24 @@ TEST(AuditRunTest, MahalanobisStaysWithinItsProvenEpsilon) {
   EXPECT_EQ(report->categories.back().exceeding, 0u);
 }
 
+// And vickrey (default t, mvl's noise): its Monte Carlo law draws the coin
+// after the noise as the sampler does; the claim is mvl's eps.
+TEST(AuditRunTest, VickreyStaysWithinItsProvenEpsilon) {
+  Engine& e = FixtureEngine(10, "vickrey");
+  AuditOptions opt;
+  opt.pairs = 5;
+  opt.samples = kDraws >= 100000 ? 4000 : 1000;
+  opt.utility_words = 1;
+  auto report = RunAudit(FixtureInputs(e), opt);
+  ASSERT_TRUE(report.ok()) << report.status().message();
+  for (const AuditPair& p : report->pairs) {
+    SCOPED_TRACE(p.word + " / " + p.word2);
+    EXPECT_LE(p.worst_lower, 10.0);
+    EXPECT_GE(p.worst_lower, 0.0);
+  }
+  EXPECT_EQ(report->categories.back().exceeding, 0u);
+}
+
 TEST(AuditRunTest, RefusesADepthTooShallowForTypicalOutputs) {
   Engine& e = FixtureEngine(50);
   AuditOptions opt;

@@ -19,6 +19,7 @@
 #include "dpsanitize/mechanisms/mahalanobis.h"
 #include "dpsanitize/mechanisms/mvl.h"
 #include "dpsanitize/mechanisms/mvl_law.h"
+#include "dpsanitize/mechanisms/mvl_plan.h"
 
 namespace dpsanitize {
 namespace {
@@ -85,6 +86,14 @@ StatusOr<std::unique_ptr<MechanismPlan>> MakeMahalanobisPlan(const Config& c,
 }
 
 }  // namespace
+
+MechanismFlag LambdaFlag() {
+  return {"lambda",
+          MechanismFlag::Kind::kNumber,
+          "mahalanobis, vickrey: regularisation lambda in [0, 1] (0: mvl's noise; 1: Sigma)",
+          {},
+          fmt::format("{}", kDefaultMahalanobisLambda)};
+}
 
 Status ValidateLambda(const Config& c) {
   if (const auto l = OptionNumber(c, "lambda"); l && !(*l >= 0 && *l <= 1)) {
@@ -156,16 +165,7 @@ MechanismInfo MahalanobisMechanismInfo() {
       "than mvl in every direction, so expect less utility than mvl.";
   m.basis = EpsBasis::kProven;
   m.citation = "Xu et al. 2020";
-  m.flags = {{"lambda",
-              MechanismFlag::Kind::kNumber,
-              "mahalanobis, vickrey: regularisation lambda in [0, 1] (0: mvl's noise; 1: Sigma)",
-              {},
-              "0.2"},
-             {"mvl-search",
-              MechanismFlag::Kind::kChoice,
-              "mvl/mahalanobis/vickrey nearest-word search: exact or hnsw",
-              {"exact", "hnsw"},
-              "exact"}};
+  m.flags = {LambdaFlag(), MvlSearchFlag()};
   m.validate = ValidateMahalanobis;
   m.make_plan = MakeMahalanobisPlan;
   return m;

@@ -26,6 +26,8 @@ struct MahalanobisNoiseSetup {
   std::shared_ptr<const MahalanobisShape> shape;
 };
 StatusOr<MahalanobisNoiseSetup> SetUpMahalanobisNoise(const Config& c, const PlanInputs& in);
+// --lambda, shared with vickrey (--vickrey-noise mahalanobis).
+MechanismFlag LambdaFlag();
 // Checks --lambda (usage error naming it).
 Status ValidateLambda(const Config& c);
 // The ledger/calibrate rows of that noise at eps_r (lambda, eps_r, the bound).

@@ -47,6 +47,14 @@ StatusOr<std::unique_ptr<MechanismPlan>> MakeMvlPlan(const Config& c, const Plan
 
 }  // namespace
 
+MechanismFlag MvlSearchFlag() {
+  return {"mvl-search",
+          MechanismFlag::Kind::kChoice,
+          "mvl/mahalanobis/vickrey nearest-word search: exact or hnsw",
+          {"exact", "hnsw"},
+          "exact"};
+}
+
 MechanismInfo MvlMechanismInfo() {
   MechanismInfo m;
   m.name = "mvl";
@@ -56,11 +64,7 @@ MechanismInfo MvlMechanismInfo() {
       "any eps > 0 (a proven bound).";
   m.basis = EpsBasis::kProven;
   m.citation = "Feyisetan et al. 2020";
-  m.flags = {{"mvl-search",
-              MechanismFlag::Kind::kChoice,
-              "mvl/mahalanobis/vickrey nearest-word search: exact or hnsw",
-              {"exact", "hnsw"},
-              "exact"}};
+  m.flags = {MvlSearchFlag()};
   m.validate = ValidateMvl;
   m.make_plan = MakeMvlPlan;
   return m;

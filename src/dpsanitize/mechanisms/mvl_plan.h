@@ -9,6 +9,10 @@ namespace dpsanitize {
 
 MechanismInfo MvlMechanismInfo();
 
+// --mvl-search, shared by the mechanisms with mvl's nearest-word step (mvl,
+// mahalanobis, vickrey): one definition, one help line.
+MechanismFlag MvlSearchFlag();
+
 }  // namespace dpsanitize
 
 #endif  // DPSANITIZE_MECHANISMS_MVL_PLAN_H_

@@ -18,6 +18,7 @@
 #include "dpsanitize/mechanisms/mahalanobis_plan.h"
 #include "dpsanitize/mechanisms/mvl.h"
 #include "dpsanitize/mechanisms/mvl_law.h"
+#include "dpsanitize/mechanisms/mvl_plan.h"
 #include "dpsanitize/mechanisms/vickrey.h"
 
 namespace dpsanitize {
@@ -154,8 +155,8 @@ MechanismInfo VickreyMechanismInfo() {
               "vickrey: base noise, mvl or mahalanobis (then --lambda applies)",
               {"mvl", "mahalanobis"},
               "mvl"},
-             {"lambda", MechanismFlag::Kind::kNumber, "", {}, ""},
-             {"mvl-search", MechanismFlag::Kind::kChoice, "", {"exact", "hnsw"}, "exact"}};
+             LambdaFlag(),
+             MvlSearchFlag()};
   m.validate = ValidateVickrey;
   m.make_plan = MakeVickreyPlan;
   return m;
