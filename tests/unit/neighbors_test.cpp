@@ -1,6 +1,9 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <random>
+#include <utility>
+#include <vector>
 
 #include "dpsanitize/embed/vocabulary.h"
 #include "dpsanitize/neighbors/faiss_index.h"
@@ -152,6 +155,45 @@ TEST(NeighborsTest, NearestWordFinders) {
     agree += a[i] == b[i];
   }
   EXPECT_GE(agree, q * 97 / 100) << "HNSW recall@1 below 0.97";
+}
+
+// FindNearestK (vickrey's two nearest words, from 4 candidates): the exact
+// finder returns the k nearest in order, as a brute-force scan in double
+// ranks them; HNSW returns k distinct words.
+TEST(NeighborsTest, NearestWordFindersReturnTheKNearestInOrder) {
+  std::mt19937_64 gen(12);
+  std::normal_distribution<float> nd;
+  const size_t n = 1500;
+  const uint32_t dim = 12;
+  const size_t k = 4;
+  std::vector<float> data(n * dim);
+  for (float& x : data) x = nd(gen);
+  VectorSet v{data.data(), n, dim};
+  auto exact = MakeNearestWordFinder(v, NearestSearch::kExact);
+  auto hnsw = MakeNearestWordFinder(v, NearestSearch::kHnsw);
+  ASSERT_TRUE(exact.ok() && hnsw.ok());
+  const size_t q = 300;
+  std::vector<float> queries(q * dim);
+  for (float& x : queries) x = 1.5f * nd(gen);
+  std::vector<WordId> a(q * k), b(q * k);
+  exact.value()->FindNearestK(queries.data(), q, k, a.data());
+  hnsw.value()->FindNearestK(queries.data(), q, k, b.data());
+  std::vector<std::pair<double, WordId>> all(n);
+  for (size_t i = 0; i < q; ++i) {
+    for (size_t j = 0; j < n; ++j) {
+      double s = 0;
+      for (uint32_t d = 0; d < dim; ++d) {
+        const double t = double(queries[i * dim + d]) - data[j * dim + d];
+        s += t * t;
+      }
+      all[j] = {s, static_cast<WordId>(j)};
+    }
+    std::partial_sort(all.begin(), all.begin() + k, all.end());
+    for (size_t r = 0; r < k; ++r) EXPECT_EQ(a[i * k + r], all[r].second) << i << " rank " << r;
+    std::vector<WordId> h(b.begin() + i * k, b.begin() + (i + 1) * k);
+    std::sort(h.begin(), h.end());
+    EXPECT_EQ(std::unique(h.begin(), h.end()), h.end()) << "HNSW repeated a word for query " << i;
+  }
 }
 
 }  // namespace
