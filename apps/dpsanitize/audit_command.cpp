@@ -33,13 +33,14 @@ void AuditCommand::Define(CLI::App& app) {
       "certified (tg: numerical integration, exact Poisson tails beyond the integration depth:\n"
       "a certified lower bound on the worst case, and the loss over typical outputs, P >= 1e-6)\n"
       "or Monte Carlo (mvl: frequencies with confidence intervals).\n"
-      "Output: a table on stdout, or JSON with --json. See docs/privacy-audit.md.");
+      "The mechanism options set the plan audited, as in a sanitize run; the report states its\n"
+      "calibration. Output: a table on stdout, or JSON with --json. See docs/privacy-audit.md.");
   app.name("dpsanitize audit");
   app.set_help_flag("-h,--help", "Print this help message and exit");
   app.add_option("--eps", config_.eps, "Claimed metric-DP epsilon per unit of embedding distance")
       ->check(Decimal())
       ->required();
-  AddMechanismFlags(app, &mechanism_, /*with_options=*/false);
+  AddMechanismFlags(app, &mechanism_);
   app.add_option("--pairs", options_.pairs,
                  "Word pairs to audit [200; 10 for Monte Carlo laws (mvl)]")
       ->check(CLI::Range(size_t{1}, size_t{1000000}));

@@ -52,7 +52,7 @@ void AddEmbeddingFlags(CLI::App& app, Config* c) {
       ->capture_default_str();
 }
 
-void AddMechanismFlags(CLI::App& app, MechanismFlags* f, bool with_options) {
+void AddMechanismFlags(CLI::App& app, MechanismFlags* f) {
   std::vector<std::string> names;
   for (const MechanismInfo& m : Registry()) {
     if (m.cli) names.push_back(m.name);
@@ -61,7 +61,6 @@ void AddMechanismFlags(CLI::App& app, MechanismFlags* f, bool with_options) {
                  "Mechanism: " + MechanismChoices() + " (see Mechanisms below)")
       ->check(CLI::IsMember(names))
       ->capture_default_str();
-  if (!with_options) return;
   for (const MechanismInfo& m : Registry()) {
     for (const MechanismFlag& flag : m.flags) {
       if (f->options.count(flag.name) != 0) continue;  // shared by two mechanisms
@@ -142,7 +141,7 @@ void SanitizeFlags::Add(CLI::App& app) {
                  "boundaries; concatenated in order, the N outputs are the whole run's")
       ->group(kInput);
 
-  AddMechanismFlags(app, &mechanism, /*with_options=*/true);
+  AddMechanismFlags(app, &mechanism);
   AddEmbeddingFlags(app, &c);
   app.get_option("--mechanism")->group(kMechanism);
   for (const auto& [name, option] : mechanism.options) option->group(kMechanism);

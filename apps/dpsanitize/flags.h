@@ -22,14 +22,16 @@ CLI::Validator Count();
 // --embedding and --vocab-size.
 void AddEmbeddingFlags(CLI::App& app, Config* c);
 
-// --mechanism (choices from the registry) and, with `with_options`, every
-// mechanism-specific option of every registry entry.
+// --mechanism (choices from the registry) and every mechanism-specific
+// option of every registry entry (--tem-gamma, --lambda, ...): each command
+// that makes a plan (sanitize, calibrate, audit) takes them all, and
+// ValidateMechanismOptions refuses one of another mechanism.
 struct MechanismFlags {
   std::string mechanism = Config().mechanism;
   std::map<std::string, std::string> values;    // flag name -> text given
   std::map<std::string, CLI::Option*> options;  // flag name -> CLI11 option
 };
-void AddMechanismFlags(CLI::App& app, MechanismFlags* f, bool with_options);
+void AddMechanismFlags(CLI::App& app, MechanismFlags* f);
 // Copies the mechanism and the options actually given into the Config.
 void ApplyMechanismFlags(const MechanismFlags& f, Config* c);
 

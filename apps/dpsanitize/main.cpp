@@ -216,11 +216,13 @@ class CalibrateCommand : public Command {
         "dpsanitize calibrate: print the noise parameters derived from --eps for an "
         "embedding and vocabulary, or why there are none, and what eps does: over the most "
         "frequent words, how often a word is kept, how far it moves and how often it lands "
-        "among its 10 nearest neighbours.");
-    app.add_option("--eps", c_.eps, "Metric-DP epsilon per unit of embedding distance")
-        ->check(Decimal())
-        ->required();
-    AddMechanismFlags(app, &mechanism_, /*with_options=*/false);
+        "among its 10 nearest neighbours. Takes the mechanism options of a sanitize run.");
+    // Not required here: the library asks for it (tg's --gumbel-scale replaces it).
+    app.add_option("--eps", c_.eps,
+                   "Metric-DP epsilon per unit of embedding distance (required unless tg's "
+                   "--gumbel-scale is given)")
+        ->check(Decimal());
+    AddMechanismFlags(app, &mechanism_);
     AddEmbeddingFlags(app, &c_);
     app.add_option("--effect-words", effect_words_,
                    "What eps does: over this many most frequent words (0: skip)")
@@ -229,6 +231,7 @@ class CalibrateCommand : public Command {
     app.add_flag("--json", json_, "Print JSON");
     app.add_option("--weights-out", weights_out_,
                    "bem: write word<TAB>ln alpha per vocabulary word (vocabulary order) to FILE");
+    app.footer("\n" + MechanismsHelp());  // what --mechanism's help points to
   }
 
   int Run() override {

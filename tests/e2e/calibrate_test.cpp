@@ -1,9 +1,12 @@
 // `dpsanitize calibrate` states what eps does (the utility figures over the
 // most frequent words), and a sanitize run states the first two in one line
 // on stderr: shown by default, silent with -q, never holding a corpus word.
+// calibrate takes the mechanism options of a sanitize run (--lambda,
+// --tem-gamma, ...) and refuses them as a sanitize run does.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -127,6 +130,93 @@ TEST_F(CalibrateTest, EffectWordsZeroLeavesTheFiguresOut) {
   EXPECT_EQ(j["mechanism"], "em");
 }
 
+// ---------------------------------------------------------------- mechanism options
+
+// The registry's options reach calibrate's plan as they reach a sanitize run's.
+TEST_F(CalibrateTest, LambdaReachesTheMahalanobisPlan) {
+  const nlohmann::json d = CalibrateJson("mahalanobis", "10", {"--effect-words", "0"});
+  const nlohmann::json one =
+      CalibrateJson("mahalanobis", "10", {"--effect-words", "0", "--lambda", "1"});
+  EXPECT_EQ(d["lambda"], 0.2);
+  EXPECT_EQ(one["lambda"], 1.0);
+  for (const nlohmann::json* j : {&d, &one}) {
+    // eps_r = eps sqrt(lambda_min_bound) (docs/mechanism.md), whatever lambda is.
+    const double mu = (*j)["lambda_min_bound"].get<double>();
+    EXPECT_GT(mu, 0);
+    EXPECT_NEAR((*j)["eps_r"].get<double>(), 10.0 * std::sqrt(mu), 1e-12 * 10.0 * std::sqrt(mu))
+        << j->dump();
+  }
+  // Sigma_lambda moves towards Sigma, whose smallest eigenvalue is far below 1 on the fixture.
+  EXPECT_LT(one["lambda_min_bound"].get<double>(), d["lambda_min_bound"].get<double>());
+  EXPECT_LT(one["eps_r"].get<double>(), d["eps_r"].get<double>());
+
+  const RunResult text = Run({"calibrate", "--mechanism", "mahalanobis", "--eps", "10",
+                              "--embedding", Embedding(), "--lambda", "1", "--effect-words", "0"});
+  ASSERT_EQ(text.exit_code, 0) << text.Describe();
+  EXPECT_THAT(text.out, HasSubstr("\nlambda        1 (--lambda: "));
+}
+
+TEST_F(CalibrateTest, TemGammaReachesThePlan) {
+  const nlohmann::json d = CalibrateJson("tem", "3", {"--effect-words", "0"});
+  const nlohmann::json g = CalibrateJson("tem", "3", {"--effect-words", "0", "--tem-gamma", "2.5"});
+  EXPECT_EQ(g["gamma"], 2.5);
+  EXPECT_EQ(g["gamma_rule"], "explicit");
+  EXPECT_EQ(d["gamma_rule"], "default p = 0.001");
+  EXPECT_NE(d["gamma"], 2.5);
+  // The figures are the chosen gamma's: a shorter truncation keeps fewer words.
+  const nlohmann::json fd = CalibrateJson("tem", "3", {"--effect-words", "100"});
+  const nlohmann::json fg =
+      CalibrateJson("tem", "3", {"--effect-words", "100", "--tem-gamma", "0.5"});
+  EXPECT_NE(fd["p_unchanged_mean"], fg["p_unchanged_mean"]);
+}
+
+// tg's explicit noise: --gumbel-scale instead of --eps, as in a sanitize run.
+TEST_F(CalibrateTest, TgExplicitNoiseNeedsNoEps) {
+  const RunResult r = Run({"calibrate", "--mechanism", "tg", "--gumbel-scale", "2", "--embedding",
+                           Embedding(), "--effect-words", "0", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.Describe();
+  const nlohmann::json j = nlohmann::json::parse(r.out);
+  EXPECT_TRUE(j["eps"].is_null());
+  EXPECT_EQ(j["b"], 2.0);
+  EXPECT_EQ(j["eps_basis"], "none");
+}
+
+// One stderr line naming the flag, exit 2, nothing on stdout: as sanitize.
+void ExpectUsageError(const RunResult& r, const std::string& flag, const std::string& says) {
+  EXPECT_EQ(r.exit_code, 2) << r.Describe();
+  EXPECT_THAT(r.out, IsEmpty());
+  EXPECT_EQ(Count(r.err, "\n"), 1u) << r.err;
+  EXPECT_THAT(r.err, StartsWith("dpsanitize: " + flag));
+  EXPECT_THAT(r.err, HasSubstr(says));
+}
+
+TEST_F(CalibrateTest, RefusesMechanismOptionsAsSanitizeDoes) {
+  const std::vector<std::string> base{"calibrate", "--embedding", Embedding(), "--eps", "3"};
+  auto with = [&base](std::vector<std::string> more) {
+    std::vector<std::string> args = base;
+    args.insert(args.end(), more.begin(), more.end());
+    return args;
+  };
+  ExpectUsageError(Run(with({"--mechanism", "em", "--lambda", "0.5"})),
+                   "--lambda: ", "only valid with --mechanism mahalanobis, not em");
+  ExpectUsageError(Run(with({"--lambda", "0.5"})), "--lambda: ", ", not em");  // em: the default
+  ExpectUsageError(Run(with({"--mechanism", "mahalanobis", "--lambda", "2"})), "--lambda 2",
+                   "between 0 and 1");
+  ExpectUsageError(Run(with({"--mechanism", "tem", "--tem-gamma", "0"})), "--tem-gamma 0",
+                   "greater than 0");
+  ExpectUsageError(Run(with({"--mechanism", "tg", "--gumbel-scale", "2"})), "--eps and --gumbel",
+                   "not both");
+  // The same message a sanitize run gives.
+  dir_.Write("in.txt", "a b\n");
+  const RunResult sanitize = Run({"--embedding", Embedding(), "--eps", "3", "--mechanism", "em",
+                                  "--lambda", "0.5", "--no-ledger", "in.txt", "-"});
+  EXPECT_EQ(sanitize.exit_code, 2);
+  EXPECT_EQ(Run(with({"--mechanism", "em", "--lambda", "0.5"})).err, sanitize.err);
+  // Without --eps (and no explicit noise), the library asks for it.
+  ExpectUsageError(Run({"calibrate", "--embedding", Embedding(), "--mechanism", "em"}), "--eps",
+                   "required");
+}
+
 // ---------------------------------------------------------------- the sanitize line
 
 class EffectLineTest : public CalibrateTest {
@@ -140,7 +230,7 @@ class EffectLineTest : public CalibrateTest {
                                   "--mechanism", mechanism,   "--no-ledger"};
     args.insert(args.end(), more.begin(), more.end());
     args.insert(args.end(), {"in.txt", "-"});
-    const RunResult r = Run(args);
+    RunResult r = Run(args);
     EXPECT_EQ(r.exit_code, 0) << r.Describe();
     return r;
   }
@@ -174,6 +264,13 @@ TEST_F(EffectLineTest, HoldsNoCorpusWord) {
     for (char& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
     EXPECT_THAT(lower, Not(HasSubstr(word))) << a.err;
   }
+}
+
+// The hint reproduces the run's plan: its mechanism options too.
+TEST_F(EffectLineTest, PointsToCalibrateWithTheMechanismOptions) {
+  const RunResult r = Sanitize(RepeatSample(5), {"--tem-gamma", "4"}, "tem", "3");
+  EXPECT_THAT(r.err,
+              HasSubstr("; see dpsanitize calibrate --mechanism tem --eps 3 --tem-gamma 4\n"));
 }
 
 TEST_F(EffectLineTest, EveryMechanismStatesOrPointsToCalibrate) {

@@ -46,9 +46,9 @@ cd "$WORK"
 touch fixture.dpsemb corpus.txt
 
 expect "--mechanism" dpsanitize --mech
-expect "bem em mahalanobis mvl tem tg" dpsanitize --mechanism ""
+expect "bem em mahalanobis mvl tem tg vickrey" dpsanitize --mechanism ""
 expect "tem tg" dpsanitize --eps 3 --mechanism t
-expect "bem em mahalanobis mvl tem tg" dpsanitize --mechanism = # bash splits "--mechanism=" at '='
+expect "bem em mahalanobis mvl tem tg vickrey" dpsanitize --mechanism = # bash splits "--mechanism=" at '='
 expect "tem tg" dpsanitize --mechanism = t
 expect "auto csv jsonl text tsv" dpsanitize --format ""
 expect "gzip" dpsanitize --compress g
@@ -57,7 +57,10 @@ expect "fixture.dpsemb" dpsanitize --embedding f # a path: file names
 expect "audit calibrate corpus.txt fixture.dpsemb ledger prepare verify" dpsanitize ""
 expect "corpus.txt" dpsanitize --eps 3 c # IN: files, no subcommand after an option
 expect "bem" dpsanitize calibrate --mechanism b
-expect "bem em mahalanobis mvl tem tg" dpsanitize audit --mechanism ""
+expect "--lambda" dpsanitize calibrate --lam # mechanism options: calibrate and audit take them
+expect "exact hnsw" dpsanitize calibrate --mvl-search ""
+expect "--tem-gamma" dpsanitize audit --tem
+expect "bem em mahalanobis mvl tem tg vickrey" dpsanitize audit --mechanism ""
 expect "merge show verify" dpsanitize ledger ""
 expect "--output" dpsanitize ledger merge --o
 expect "corpus.txt" dpsanitize ledger show c

@@ -70,7 +70,8 @@ StatusOr<AuditReport> RunAudit(const AuditInputs& in, const AuditOptions& opt) {
   report.seed = opt.seed;
   // delta_min is the vocabulary's (spec section 2), stated by the plans that
   // calibrate from it; the report quotes it beside the law's parameters.
-  for (const PlanRow& row : plan.Rows()) {
+  report.calibration = plan.Rows();
+  for (const PlanRow& row : report.calibration) {
     if (row.key == "delta_min" && row.value.is_number()) report.delta_min = row.value.get<double>();
   }
   report.implementation_max_rank = law->ImplementationMaxRank();

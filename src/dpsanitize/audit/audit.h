@@ -130,7 +130,10 @@ struct AuditReport {
   std::string eps_basis;       // e.g. "nominal (Xu et al. 2021 truncated Gumbel calibration)"
   std::string eps_basis_kind;  // "proven", "nominal"
   std::string seed;
-  std::optional<double> delta_min;                  // the vocabulary's, when the plan states it
+  std::optional<double> delta_min;  // the vocabulary's, when the plan states it
+  // The audited plan's rows, as `calibrate` prints them: what --eps and the
+  // mechanism options (--tem-gamma, --lambda, ...) calibrated to.
+  std::vector<PlanRow> calibration;
   LawReport law;                                    // the law's own parameters and notes
   LawNumerics numerics;                             // over every audited word
   std::optional<uint64_t> implementation_max_rank;  // OutputLaw::ImplementationMaxRank

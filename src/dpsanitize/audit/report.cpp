@@ -1,7 +1,9 @@
 // The audit report's table and JSON. What differs between mechanisms comes
-// from the law: its parameters, notes and header lines (LawReport), and its
-// kind, which decides what the loss columns mean (bounds or confidence
-// limits) and whether outputs have ranks. Nothing here names a mechanism.
+// from the plan's rows (what --eps and the mechanism options calibrated to, as
+// `calibrate` shows them) and from the law: its parameters, notes and header
+// lines (LawReport), and its kind, which decides what the loss columns mean
+// (bounds or confidence limits) and whether outputs have ranks. Nothing here
+// names a mechanism.
 #include "dpsanitize/audit/report.h"
 
 #include <fmt/format.h>
@@ -81,6 +83,27 @@ std::string LossLines(const AuditReport& r) {
   return "";  // unreachable
 }
 
+// The plan's rows as `calibrate` shows them: JSON keys, or one indented
+// "key  value (note)" line each.
+nlohmann::json CalibrationJson(const std::vector<PlanRow>& rows) {
+  nlohmann::json j = nlohmann::json::object();
+  for (const PlanRow& r : rows) {
+    if (r.where & PlanRow::kJson) j[r.key] = r.value;
+  }
+  return j;
+}
+
+std::string CalibrationLines(const std::vector<PlanRow>& rows) {
+  std::string s;
+  for (const PlanRow& r : rows) {
+    if (!(r.where & PlanRow::kText)) continue;
+    const std::string value = r.value.is_number() ? fmt::format("{:.6g}", r.value.get<double>())
+                                                  : r.value.get<std::string>();
+    s += fmt::format("  {:<13} {}\n", r.key, r.note.empty() ? value : value + " " + r.note);
+  }
+  return s.empty() ? s : "calibration:\n" + s;
+}
+
 }  // namespace
 
 nlohmann::json AuditReportToJson(const AuditReport& r) {
@@ -96,6 +119,7 @@ nlohmann::json AuditReportToJson(const AuditReport& r) {
   j["vocab_size"] = r.vocab_size;
   j["dim"] = r.dim;
   j["claimed"] = {{"eps", r.eps}, {"basis", r.eps_basis}};
+  j["calibration"] = CalibrationJson(r.calibration);
   j["seed"] = r.seed;
   j["audited_words"] = r.audited_words;
   json parameters = r.law.parameters;
@@ -177,6 +201,7 @@ std::string FormatAuditTable(const AuditReport& r) {
   s += fmt::format("dpsanitize audit: {} on {} (|V| = {}, dim {}), {} pairs, seed {}\n",
                    r.mechanism, r.embedding, r.vocab_size, r.dim, r.pairs.size(), r.seed);
   s += fmt::format("claimed: eps = {:g} per unit distance, {}\n", r.eps, r.eps_basis);
+  s += CalibrationLines(r.calibration);
   s += r.law.text;
   s += LossLines(r);
   s += "\n";

@@ -138,6 +138,7 @@ EffectFigures Header(const Engine& e) {
   f.mechanism = e.info->name;
   f.eps = e.plan->eps();
   f.requested_eps = e.config.eps;
+  f.options = e.config.mechanism_options;
   f.basis = e.plan->basis();
   if (f.eps && *f.eps > 0) f.inv_eps = 1.0 / *f.eps;
   return f;
@@ -199,8 +200,11 @@ std::string Eps(const EffectFigures& f) { return f.eps ? fmt::format("{:g}", *f.
 
 std::string CalibrateHint(const EffectFigures& f) {
   const std::optional<double> eps = f.requested_eps ? f.requested_eps : f.eps;
-  return eps ? fmt::format("dpsanitize calibrate --mechanism {} --eps {:g}", f.mechanism, *eps)
-             : fmt::format("dpsanitize calibrate --mechanism {}", f.mechanism);
+  std::string hint = fmt::format("dpsanitize calibrate --mechanism {}", f.mechanism);
+  if (eps) hint += fmt::format(" --eps {:g}", *eps);
+  // Validated numbers and choices: nothing to quote.
+  for (const auto& [name, value] : f.options) hint += fmt::format(" --{} {}", name, value);
+  return hint;
 }
 
 nlohmann::json Number(double x) { return std::isfinite(x) ? nlohmann::json(x) : nlohmann::json(); }

@@ -22,6 +22,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -53,6 +54,8 @@ struct EffectFigures {
   // --eps as given: what `calibrate` needs to reproduce the plan (bem claims
   // a derived eps below it).
   std::optional<double> requested_eps;
+  // The mechanism options given (name without dashes -> text), for the same.
+  std::map<std::string, std::string> options;
   EpsBasis basis = EpsBasis::kNone;
   size_t words = 0;  // the figures are means over word ids 0..words-1
   // How they were obtained: kExact and kCertified are computed numbers (a
