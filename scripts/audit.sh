@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Reproduces docs/privacy-audit.md: `dpsanitize audit` of em and tem (eps 1, 2,
 # 3, 5), bem (total eps 2, 2.5, 3: its weights are computed first, minutes
-# each, unless cached), tg (eps 50, 100, 500) and mvl (eps 5, 10, 20) on the default
-# embedding, seed 1. Writes the JSON reports, their run times and a markdown
+# each, unless cached), tg (eps 50, 100, 500), mvl, mahalanobis and vickrey
+# (eps 5, 10, 20; default lambda and t) on the default embedding, seed 1. Writes the JSON reports, their run times and a markdown
 # summary (the tables of the doc) to OUTDIR (default build/audit) and the plots
 # to docs/privacy-audit-MECH-epsE.png. Needs gnuplot (Debian: gnuplot-nox).
 #   scripts/audit.sh [OUTDIR]
@@ -10,12 +10,12 @@
 #                                                # covers every report in OUTDIR)
 # Wall times on 2 shared cores: em and tem 1.5 to 2.5 min per eps (mostly the
 # exact nearest-neighbour distances for the density deciles), tg 0.5 to 1 min,
-# mvl 2 to 4 min.
+# mvl, mahalanobis and vickrey 2 to 4 min.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 BIN="${DPSANITIZE_BIN:-$ROOT/build/apps/dpsanitize/dpsanitize}"
 OUT="${1:-$ROOT/build/audit}"
-MECHANISMS="${AUDIT_MECHANISMS:-em tem bem tg mvl}"
+MECHANISMS="${AUDIT_MECHANISMS:-em tem bem tg mvl mahalanobis vickrey}"
 mkdir -p "$OUT"
 touch "$OUT/times.txt"
 
@@ -24,7 +24,7 @@ eps_values() {
     em | tem) echo "1 2 3 5" ;;
     bem) echo "2 2.5 3" ;;
     tg) echo "50 100 500" ;;
-    mvl) echo "5 10 20" ;;
+    mvl | mahalanobis | vickrey) echo "5 10 20" ;;
     *)
       echo "audit.sh: unknown mechanism $1" >&2
       exit 2
@@ -120,7 +120,8 @@ if rows:
     print()
     print_deciles("bem", rows)
 
-for mech, epss in (("tg", (50, 100, 500)), ("mvl", (5, 10, 20))):
+for mech, epss in (("tg", (50, 100, 500)), ("mvl", (5, 10, 20)), ("mahalanobis", (5, 10, 20)),
+                   ("vickrey", (5, 10, 20))):
     for eps in epss:
         name = f"{mech}-eps{eps}"
         r = load(name)
