@@ -8,6 +8,7 @@
 #   scripts/audit.sh [OUTDIR]
 #   AUDIT_MECHANISMS="em tem" scripts/audit.sh   # only these (the summary
 #                                                # covers every report in OUTDIR)
+#   AUDIT_EPS="10" AUDIT_MECHANISMS=vickrey scripts/audit.sh   # only these eps
 # Wall times on 2 shared cores: em and tem 1.5 to 2.5 min per eps (mostly the
 # exact nearest-neighbour distances for the density deciles), tg 0.5 to 1 min,
 # mvl, mahalanobis and vickrey 2 to 4 min.
@@ -48,7 +49,7 @@ run() {
 }
 
 for mech in $MECHANISMS; do
-  for eps in $(eps_values "$mech"); do run "$mech" "$eps"; done
+  for eps in ${AUDIT_EPS:-$(eps_values "$mech")}; do run "$mech" "$eps"; done
 done
 
 python3 - "$OUT" >"$OUT/summary.md" <<'PY'
