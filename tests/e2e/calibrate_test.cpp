@@ -77,7 +77,7 @@ TEST_F(CalibrateTest, EveryMechanismReportsTheFigures) {
   };
   for (const Case& c :
        {Case{"tem", "3", "exact"}, Case{"tg", "50", "certified"}, Case{"mvl", "10", "monte_carlo"},
-        Case{"mahalanobis", "10", "monte_carlo"}}) {
+        Case{"mahalanobis", "10", "monte_carlo"}, Case{"vickrey", "10", "monte_carlo"}}) {
     SCOPED_TRACE(c.mechanism);
     const nlohmann::json j = CalibrateJson(c.mechanism, c.eps, {"--effect-words", "100"});
     EXPECT_EQ(j["mechanism"], c.mechanism);
