@@ -66,6 +66,9 @@ void AddMechanismFlags(CLI::App& app, MechanismFlags* f) {
       if (f->options.count(flag.name) != 0) continue;  // shared by two mechanisms
       CLI::Option* o = app.add_option("--" + flag.name, f->values[flag.name], flag.help);
       if (flag.kind == MechanismFlag::Kind::kChoice) o->check(CLI::IsMember(flag.choices));
+      // A number: --help says DECIMAL and completion offers no file names;
+      // the registry still refuses inf/nan and checks the range.
+      if (flag.kind == MechanismFlag::Kind::kNumber) o->check(Decimal());
       if (!flag.default_value.empty()) o->default_str(flag.default_value);
       f->options[flag.name] = o;
     }

@@ -53,6 +53,8 @@ expect "tem tg" dpsanitize --mechanism = t
 expect "auto csv jsonl text tsv" dpsanitize --format ""
 expect "gzip" dpsanitize --compress g
 expect "" dpsanitize --eps ""                    # a number: nothing to offer
+expect "" dpsanitize --vickrey-t ""              # a mechanism's number too
+expect "" dpsanitize calibrate --lambda ""
 expect "fixture.dpsemb" dpsanitize --embedding f # a path: file names
 expect "audit calibrate corpus.txt fixture.dpsemb ledger prepare verify" dpsanitize ""
 expect "corpus.txt" dpsanitize --eps 3 c # IN: files, no subcommand after an option
