@@ -422,8 +422,15 @@ TEST(AuditRunTest, TgOnTheFixture) {
   }
 }
 
-TEST(AuditRunTest, MvlStaysWithinItsProvenEpsilon) {
-  Engine& e = FixtureEngine(10, "mvl");
+// The Monte Carlo audit of the noisy-point mechanisms at eps 10 on the
+// fixture: mvl, mahalanobis (default lambda; the loss per Euclidean distance
+// against the claimed Euclidean eps, docs/mechanism.md) and vickrey (default
+// t on mvl's noise; its law draws the coin after the noise as the sampler
+// does, and the claim is mvl's eps).
+class MonteCarloAuditTest : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(MonteCarloAuditTest, StaysWithinItsProvenEpsilon) {
+  Engine& e = FixtureEngine(10, GetParam());
   AuditOptions opt;
   opt.pairs = 5;
   opt.samples = kDraws >= 100000 ? 4000 : 1000;
@@ -444,41 +451,11 @@ TEST(AuditRunTest, MvlStaysWithinItsProvenEpsilon) {
   EXPECT_EQ(report->categories.back().exceeding, 0u);
 }
 
-// The same Monte Carlo audit of mahalanobis (default lambda): the loss per
-// Euclidean distance against the claimed Euclidean eps (docs/mechanism.md).
-TEST(AuditRunTest, MahalanobisStaysWithinItsProvenEpsilon) {
-  Engine& e = FixtureEngine(10, "mahalanobis");
-  AuditOptions opt;
-  opt.pairs = 5;
-  opt.samples = kDraws >= 100000 ? 4000 : 1000;
-  opt.utility_words = 1;
-  auto report = RunAudit(FixtureInputs(e), opt);
-  ASSERT_TRUE(report.ok()) << report.status().message();
-  for (const AuditPair& p : report->pairs) {
-    SCOPED_TRACE(p.word + " / " + p.word2);
-    EXPECT_LE(p.worst_lower, 10.0);
-    EXPECT_GE(p.worst_lower, 0.0);
-  }
-  EXPECT_EQ(report->categories.back().exceeding, 0u);
-}
-
-// And vickrey (default t, mvl's noise): its Monte Carlo law draws the coin
-// after the noise as the sampler does; the claim is mvl's eps.
-TEST(AuditRunTest, VickreyStaysWithinItsProvenEpsilon) {
-  Engine& e = FixtureEngine(10, "vickrey");
-  AuditOptions opt;
-  opt.pairs = 5;
-  opt.samples = kDraws >= 100000 ? 4000 : 1000;
-  opt.utility_words = 1;
-  auto report = RunAudit(FixtureInputs(e), opt);
-  ASSERT_TRUE(report.ok()) << report.status().message();
-  for (const AuditPair& p : report->pairs) {
-    SCOPED_TRACE(p.word + " / " + p.word2);
-    EXPECT_LE(p.worst_lower, 10.0);
-    EXPECT_GE(p.worst_lower, 0.0);
-  }
-  EXPECT_EQ(report->categories.back().exceeding, 0u);
-}
+INSTANTIATE_TEST_SUITE_P(NoisyPoint, MonteCarloAuditTest,
+                         ::testing::Values("mvl", "mahalanobis", "vickrey"),
+                         [](const ::testing::TestParamInfo<const char*>& info) {
+                           return std::string(info.param);
+                         });
 
 TEST(AuditRunTest, RefusesADepthTooShallowForTypicalOutputs) {
   Engine& e = FixtureEngine(50);

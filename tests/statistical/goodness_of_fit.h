@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <boost/math/distributions/chi_squared.hpp>
 #include <cmath>
+#include <cstdint>
 #include <functional>
 #include <limits>
 #include <vector>
@@ -86,6 +87,46 @@ inline ChiSquareResult ChiSquareTest(const std::vector<double>& observed,
   r.df = static_cast<int>(obs.size()) - 1;
   if (r.df >= 1) {
     r.p = boost::math::cdf(boost::math::complement(boost::math::chi_squared(r.df), r.stat));
+  }
+  return r;
+}
+
+// Moment check of directions that should be uniform on the unit sphere of
+// R^dim: each coordinate u_c has mean 0 and variance 1/dim, and u_c^2 has
+// variance 2(dim - 1) / (dim^2 (dim + 2)). `direction` holds `draws` unit
+// vectors row by row; the result is the largest |sample mean| and |sample
+// mean square - 1/dim| over the coordinates, in standard errors, and where.
+struct SphereMomentResult {
+  double worst_mean = 0;  // standard errors
+  uint32_t worst_mean_coordinate = 0;
+  double worst_square = 0;  // standard errors
+  uint32_t worst_square_coordinate = 0;
+};
+
+inline SphereMomentResult SphereMomentTest(const std::vector<double>& direction, uint32_t dim,
+                                           size_t draws) {
+  const double n = static_cast<double>(draws);
+  const double se_mean = std::sqrt(1.0 / dim / n);
+  const double se_square =
+      std::sqrt(2.0 * (dim - 1) / (static_cast<double>(dim) * dim * (dim + 2)) / n);
+  SphereMomentResult r;
+  for (uint32_t c = 0; c < dim; ++c) {
+    double sum = 0, sum2 = 0;
+    for (size_t i = 0; i < draws; ++i) {
+      const double u = direction[i * dim + c];
+      sum += u;
+      sum2 += u * u;
+    }
+    const double mean_z = std::abs((sum / n) / se_mean);
+    const double square_z = std::abs((sum2 / n - 1.0 / dim) / se_square);
+    if (mean_z > r.worst_mean) {
+      r.worst_mean = mean_z;
+      r.worst_mean_coordinate = c;
+    }
+    if (square_z > r.worst_square) {
+      r.worst_square = square_z;
+      r.worst_square_coordinate = c;
+    }
   }
   return r;
 }

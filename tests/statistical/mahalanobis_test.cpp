@@ -240,27 +240,12 @@ TEST(MahalanobisNoiseTest, WhitenedNoiseIsMvlNoiseOnTheFixture) {
               radius.d, radius.p);
   EXPECT_GT(radius.p, kAlpha) << "D = " << radius.d;
 
-  const double nd = kDraws;
-  const double se_mean = std::sqrt(1.0 / n / nd);
-  const double se_square = std::sqrt(2.0 * (n - 1) / (static_cast<double>(n) * n * (n + 2)) / nd);
-  double worst_mean = 0, worst_square = 0;
-  for (uint32_t c = 0; c < n; ++c) {
-    double sum = 0, sum2 = 0;
-    for (int i = 0; i < kDraws; ++i) {
-      const double u = w.direction[static_cast<size_t>(i) * n + c];
-      sum += u;
-      sum2 += u * u;
-    }
-    const double mean_z = (sum / nd) / se_mean;
-    const double square_z = (sum2 / nd - 1.0 / n) / se_square;
-    worst_mean = std::max(worst_mean, std::abs(mean_z));
-    worst_square = std::max(worst_square, std::abs(square_z));
-    EXPECT_LT(std::abs(mean_z), 5.0) << "coordinate " << c;
-    EXPECT_LT(std::abs(square_z), 5.0) << "coordinate " << c;
-  }
+  const SphereMomentResult m = SphereMomentTest(w.direction, n, kDraws);
   std::printf(
       "[stat] mahalanobis whitened direction: largest |mean| %.2f SE, |mean square| %.2f SE\n",
-      worst_mean, worst_square);
+      m.worst_mean, m.worst_square);
+  EXPECT_LT(m.worst_mean, 5.0) << "coordinate " << m.worst_mean_coordinate;
+  EXPECT_LT(m.worst_square, 5.0) << "coordinate " << m.worst_square_coordinate;
   // The last coordinate mixes every coordinate of Z through A^-1.
   std::vector<double> last(kDraws);
   for (int i = 0; i < kDraws; ++i)

@@ -72,34 +72,15 @@ TEST(MvlNoisyPointTest, RadiusIsGammaAndDirectionIsUniformDim100) {
   std::printf("[stat] mvl dim 100 eps 2: radius KS D = %.5f p = %.4f\n", radius.d, radius.p);
   EXPECT_GT(radius.p, kAlpha) << "D = " << radius.d;
 
-  // Direction: each coordinate u_c has mean 0 and variance 1/dim; its square
-  // has variance 2(dim - 1) / (dim^2 (dim + 2)). Every coordinate's sample
-  // mean and mean square must be within 5 standard errors.
-  const double n = kDraws;
-  const double se_mean = std::sqrt(1.0 / kDim / n);
-  const double se_square =
-      std::sqrt(2.0 * (kDim - 1) / (static_cast<double>(kDim) * kDim * (kDim + 2)) / n);
-  double worst_mean = 0;
-  double worst_square = 0;
-  for (uint32_t c = 0; c < kDim; ++c) {
-    double sum = 0;
-    double sum2 = 0;
-    for (int i = 0; i < kDraws; ++i) {
-      const double u = s.direction[static_cast<size_t>(i) * kDim + c];
-      sum += u;
-      sum2 += u * u;
-    }
-    const double mean_z = (sum / n) / se_mean;
-    const double square_z = (sum2 / n - 1.0 / kDim) / se_square;
-    worst_mean = std::max(worst_mean, std::abs(mean_z));
-    worst_square = std::max(worst_square, std::abs(square_z));
-    EXPECT_LT(std::abs(mean_z), 5.0) << "coordinate " << c;
-    EXPECT_LT(std::abs(square_z), 5.0) << "coordinate " << c;
-  }
+  // Direction: every coordinate's sample mean and mean square within 5
+  // standard errors of the uniform law's (SphereMomentTest).
+  const SphereMomentResult m = SphereMomentTest(s.direction, kDim, kDraws);
   std::printf(
       "[stat] mvl dim 100: largest |coordinate mean| = %.2f SE, largest |mean square - "
       "1/dim| = %.2f SE\n",
-      worst_mean, worst_square);
+      m.worst_mean, m.worst_square);
+  EXPECT_LT(m.worst_mean, 5.0) << "coordinate " << m.worst_mean_coordinate;
+  EXPECT_LT(m.worst_square, 5.0) << "coordinate " << m.worst_square_coordinate;
 
   // The whole law of one coordinate: (u_0 + 1) / 2 ~ Beta((dim-1)/2, (dim-1)/2).
   std::vector<double> first(kDraws);

@@ -36,19 +36,11 @@ void MahalanobisMechanism::Perturb(const WordDraw* in, size_t n, const RunKey& k
   // eps is unused by AddPoint: the noise is drawn here.
   MvlNearestBatch batch(eps_r_, vectors_, finder_, scan_);
   std::vector<double> scratch(vectors_.dim), dir(vectors_.dim);
-  DocKey doc;
-  bool have_doc = false;
-  for (size_t i = 0; i < n; ++i) {
-    const WordDraw& d = in[i];
-    if (!have_doc || d.doc_id != doc.doc_id) {
-      doc = DocKey(key, d.doc_id);
-      have_doc = true;
-    }
-    WordRng rng(doc, d.field, d.position);
+  ForEachWordStream(in, n, key, [&](size_t i, WordRng& rng) {
     const double r = MahalanobisNoise(shape_, eps_r_, rng, scratch.data(), dir.data());
-    batch.AddPoint(vectors_.row(d.word), dir.data(), r, out + i);
+    batch.AddPoint(vectors_.row(in[i].word), dir.data(), r, out + i);
     if (batch.queued() == kChunk) batch.Flush();
-  }
+  });
   batch.Flush();
 }
 

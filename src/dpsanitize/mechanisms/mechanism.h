@@ -34,22 +34,30 @@ class Mechanism {
   virtual void Perturb(const WordDraw* in, size_t n, const RunKey& key, WordId* out) const = 0;
 };
 
-// The per-word loop every selector's Perturb shares: one keyed stream per
+// The per-word loop every mechanism's Perturb shares: one keyed stream per
 // word, WordRng(key, doc_id, field, position), so a word's draw depends only
 // on those coordinates, never on threads, batches or shards. The document key
 // is cached over runs of equal doc ids (a cache only: the stream is the same
-// however the batch is ordered or split). `select(word, rng, &scratch)`
+// however the batch is ordered or split). `visit(i, rng)` is called for each
+// word in order.
+template <typename Visit>
+void ForEachWordStream(const WordDraw* in, size_t n, const RunKey& key, Visit&& visit) {
+  DocKey doc;
+  for (size_t i = 0; i < n; ++i) {
+    if (i == 0 || in[i].doc_id != doc.doc_id) doc = DocKey(key, in[i].doc_id);
+    WordRng rng(doc, in[i].field, in[i].position);
+    visit(i, rng);
+  }
+}
+
+// The selectors that decide word by word: `select(word, rng, &scratch)`
 // returns the output word.
 template <typename Select>
 void PerturbEachWord(const WordDraw* in, size_t n, const RunKey& key, WordId* out,
                      Select&& select) {
   std::vector<Neighbor> scratch;
-  DocKey doc;
-  for (size_t i = 0; i < n; ++i) {
-    if (i == 0 || in[i].doc_id != doc.doc_id) doc = DocKey(key, in[i].doc_id);
-    WordRng rng(doc, in[i].field, in[i].position);
-    out[i] = select(in[i].word, rng, &scratch);
-  }
+  ForEachWordStream(in, n, key,
+                    [&](size_t i, WordRng& rng) { out[i] = select(in[i].word, rng, &scratch); });
 }
 
 class IdentityMechanism : public Mechanism {

@@ -146,18 +146,12 @@ void MvlStableScan::NearestTwo(const float* phi, const double* dir, double r, Wo
 void MvlMechanism::Perturb(const WordDraw* in, size_t n, const RunKey& key, WordId* out) const {
   constexpr size_t kChunk = 256;
   MvlNearestBatch batch(eps_, vectors_, finder_, scan_);
-  DocKey doc;
-  bool have_doc = false;
-  for (size_t i = 0; i < n; ++i) {
-    const WordDraw& d = in[i];
-    if (!have_doc || d.doc_id != doc.doc_id) {
-      doc = DocKey(key, d.doc_id);
-      have_doc = true;
-    }
-    WordRng rng(doc, d.field, d.position);
-    batch.Add(vectors_.row(d.word), rng, out + i);
+  // Noise is drawn word by word from its own stream; the nearest-word search
+  // runs kChunk noisy points at a time (one FAISS call amortises the scan).
+  ForEachWordStream(in, n, key, [&](size_t i, WordRng& rng) {
+    batch.Add(vectors_.row(in[i].word), rng, out + i);
     if (batch.queued() == kChunk) batch.Flush();
-  }
+  });
   batch.Flush();
 }
 

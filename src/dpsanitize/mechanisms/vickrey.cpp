@@ -108,21 +108,13 @@ void VickreyMechanism::Perturb(const WordDraw* in, size_t n, const RunKey& key, 
   constexpr size_t kChunk = 256;
   VickreyBatch batch(t_, vectors_, finder_, scan_);
   std::vector<double> scratch(vectors_.dim), dir(vectors_.dim);
-  DocKey doc;
-  bool have_doc = false;
-  for (size_t i = 0; i < n; ++i) {
-    const WordDraw& d = in[i];
-    if (!have_doc || d.doc_id != doc.doc_id) {
-      doc = DocKey(key, d.doc_id);
-      have_doc = true;
-    }
-    WordRng rng(doc, d.field, d.position);
+  ForEachWordStream(in, n, key, [&](size_t i, WordRng& rng) {
     // The base noise first (mvl's draw when shape_.identity), then the coin.
     const double r = MahalanobisNoise(shape_, eps_noise_, rng, scratch.data(), dir.data());
     const double coin = rng.Uniform();
-    batch.AddPoint(vectors_.row(d.word), dir.data(), r, coin, out + i);
+    batch.AddPoint(vectors_.row(in[i].word), dir.data(), r, coin, out + i);
     if (batch.queued() == kChunk) batch.Flush();
-  }
+  });
   batch.Flush();
 }
 
