@@ -799,31 +799,10 @@ TEST_F(CliTest, PrepareRejectsBadFiles) {
 
 TEST_F(CliTest, BrokenPipeOnStdoutIsNotAnError) {
   dir_.Write("in.txt", SampleOfSize(3u << 20));
-  TempDir capture;
-  int pipe_fds[2];
-  ASSERT_EQ(::pipe2(pipe_fds, O_CLOEXEC), 0);
-  const int err_fd = ::open(capture.File("stderr").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-  ASSERT_GE(err_fd, 0);
-  SpawnOptions o;
-  o.cwd = dir_.path();
-  o.stdout_fd = pipe_fds[1];
-  o.stderr_fd = err_fd;
-  const pid_t pid = SpawnBinary(Arguments({"--no-ledger", "in.txt", "-"}), o);
-  ::close(pipe_fds[1]);
-  ::close(err_fd);
   // Read a little, then hang up.
-  std::string got;
-  char buf[4096];
-  while (got.size() < 16384) {
-    const ssize_t n = ::read(pipe_fds[0], buf, sizeof buf);
-    if (n <= 0) break;
-    got.append(buf, static_cast<size_t>(n));
-  }
-  ::close(pipe_fds[0]);
-  RunResult r;
-  WaitForExit(pid, &r);
-  r.err = capture.Read("stderr");
-  EXPECT_GE(got.size(), 16384u);
+  const RunResult r =
+      RunIntoClosedPipe(Arguments({"--no-ledger", "in.txt", "-"}), dir_.path(), 16384);
+  EXPECT_GE(r.out.size(), 16384u);
   EXPECT_EQ(r.exit_code, 0) << r.Describe();
   EXPECT_THAT(WithoutEffectLine(r.err), IsEmpty());
   EXPECT_THAT(dir_.List(), ElementsAre("in.txt"));

@@ -78,8 +78,8 @@ void ExpectOneErrorLine(const RunResult& r) {
 }
 
 // How a child's standard descriptor is set up.
-constexpr int kNull = -1;     // /dev/null
-constexpr int kClosed = -2;   // closed
+constexpr int kNull = -1;  // /dev/null
+constexpr int kClosed = kClosedFd;
 constexpr int kCapture = -3;  // a capture file (stdout, stderr)
 
 struct Child {
@@ -89,55 +89,16 @@ struct Child {
   rlim_t file_size_limit = RLIM_INFINITY;
 };
 
-// SpawnBinary (run_binary.h) with two more controls, applied in the child
-// before exec: closed standard descriptors and a file-size limit (ulimit -f).
-// Core dumps are off, so SIGQUIT on a binary without a handler leaves no core
-// file behind.
+// SpawnBinary (run_binary.h) with the child's descriptors in `fds` (kNull,
+// kClosed or an open descriptor) and its file-size limit.
 pid_t Start(const Child& c, const int fds[3]) {
-  std::vector<std::string> argv_s{BinaryPath()};
-  argv_s.insert(argv_s.end(), c.args.begin(), c.args.end());
-  const std::vector<std::string> env_s = ChildEnvironment("");
-  std::vector<char*> argv, envp;
-  for (const std::string& a : argv_s) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  for (const std::string& e : env_s) envp.push_back(const_cast<char*>(e.c_str()));
-  envp.push_back(nullptr);
-  const int null_fd = ::open("/dev/null", O_RDWR | O_CLOEXEC);
-  if (null_fd < 0) throw std::runtime_error("cannot open /dev/null");
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    if (!c.cwd.empty() && ::chdir(c.cwd.c_str()) != 0) ::_exit(126);
-    int moved[3];
-    for (int i = 0; i < 3; ++i) {
-      moved[i] = ::fcntl(fds[i] >= 0 ? fds[i] : null_fd, F_DUPFD, 10);
-      if (moved[i] < 0) ::_exit(126);
-    }
-    for (int i = 0; i < 3; ++i) {
-      if (fds[i] == kClosed) {
-        ::close(i);
-      } else if (::dup2(moved[i], i) < 0) {
-        ::_exit(126);
-      }
-    }
-    for (int i = 0; i < 3; ++i) ::close(moved[i]);
-    const rlimit no_core{0, 0};
-    ::setrlimit(RLIMIT_CORE, &no_core);
-    if (c.file_size_limit != RLIM_INFINITY) {
-      rlimit fsize{};
-      ::getrlimit(RLIMIT_FSIZE, &fsize);
-      fsize.rlim_cur = c.file_size_limit;
-      if (::setrlimit(RLIMIT_FSIZE, &fsize) != 0) ::_exit(126);
-    }
-    for (int s : {SIGPIPE, SIGINT, SIGXFSZ}) ::signal(s, SIG_DFL);
-    sigset_t none;
-    sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    ::execve(argv[0], argv.data(), envp.data());
-    ::_exit(127);
-  }
-  ::close(null_fd);
-  if (pid < 0) throw std::runtime_error("fork failed");
-  return pid;
+  SpawnOptions options;
+  options.cwd = c.cwd;
+  options.stdin_fd = fds[0];
+  options.stdout_fd = fds[1];
+  options.stderr_fd = fds[2];
+  options.file_size_limit = c.file_size_limit;
+  return SpawnBinary(c.args, options);
 }
 
 // Runs `c` to completion; kCapture descriptors are read into out and err.
@@ -755,30 +716,11 @@ TEST_F(FaultTest, OutputOrLedgerThatIsStdinIsRefused) {
 // short, so it is not written, and the run says so (exit 1).
 TEST_F(FaultTest, BrokenPipeWithALedgerSaysNoLedgerWasWritten) {
   dir_.Write("in.txt", SampleOfSize(3u << 20));
-  int pipe_fds[2];
-  ASSERT_EQ(::pipe2(pipe_fds, O_CLOEXEC), 0);
-  TempDir capture;
-  const int err_fd = ::open(capture.File("err").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-  ASSERT_GE(err_fd, 0);
-  Child c;
-  c.args = Sanitize({"--ledger", "l.json", "in.txt", "-"});
-  c.cwd = dir_.path();
-  const int fds[3] = {kNull, pipe_fds[1], err_fd};
-  const pid_t pid = Start(c, fds);
-  ::close(pipe_fds[1]);
-  ::close(err_fd);
-  std::string got;
-  char buf[4096];
-  while (got.size() < 16384) {
-    const ssize_t n = ::read(pipe_fds[0], buf, sizeof buf);
-    if (n <= 0) break;
-    got.append(buf, static_cast<size_t>(n));
-  }
-  ::close(pipe_fds[0]);
-  RunResult r;
-  WaitForExit(pid, &r);
-  r.err = capture.Read("err");
+  RunResult r =
+      RunIntoClosedPipe(Sanitize({"--ledger", "l.json", "in.txt", "-"}), dir_.path(), 16384);
   EXPECT_EQ(r.exit_code, 1) << r.Describe();
+  EXPECT_GE(r.out.size(), 16384u);  // what the reader took before hanging up
+  r.out.clear();                    // the rest is about stderr alone
   ExpectOneErrorLine(r);
   EXPECT_THAT(r.err, HasSubstr("no ledger was written"));
   EXPECT_THAT(dir_.List(), ElementsAre("in.txt"));

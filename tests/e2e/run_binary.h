@@ -19,6 +19,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -175,15 +176,20 @@ struct RunResult {
   }
 };
 
+// A descriptor that the child gets closed (SpawnOptions::stdin_fd, ...).
+constexpr int kClosedFd = -2;
+
 struct SpawnOptions {
   std::string cwd;     // working folder of the child; "" = ours
   std::string home;    // HOME of the child; "" = a folder that does not exist
-  int stdin_fd = -1;   // -1: /dev/null
-  int stdout_fd = -1;  // -1: /dev/null
-  int stderr_fd = -1;  // -1: /dev/null
+  int stdin_fd = -1;   // -1: /dev/null; kClosedFd: closed
+  int stdout_fd = -1;  // -1: /dev/null; kClosedFd: closed
+  int stderr_fd = -1;  // -1: /dev/null; kClosedFd: closed
   // XDG_CACHE_HOME of the child (bem's weights cache); "" = the build's shared
   // test cache, so that the fixture's weights are computed once per build.
   std::string cache_home;
+  // The child's file-size limit (ulimit -f), for the disk-full style tests.
+  rlim_t file_size_limit = RLIM_INFINITY;
 };
 
 // The child's environment: ours without the variables that pick the default
@@ -221,9 +227,7 @@ inline pid_t SpawnBinary(const std::vector<std::string>& args, const SpawnOption
   envp.push_back(nullptr);
   const int null_fd = ::open("/dev/null", O_RDWR | O_CLOEXEC);
   if (null_fd < 0) throw std::runtime_error("cannot open /dev/null");
-  const int fds[3] = {options.stdin_fd >= 0 ? options.stdin_fd : null_fd,
-                      options.stdout_fd >= 0 ? options.stdout_fd : null_fd,
-                      options.stderr_fd >= 0 ? options.stderr_fd : null_fd};
+  const int wanted[3] = {options.stdin_fd, options.stdout_fd, options.stderr_fd};
   const pid_t pid = ::fork();
   if (pid == 0) {
     // Child: async-signal-safe calls only.
@@ -231,15 +235,28 @@ inline pid_t SpawnBinary(const std::vector<std::string>& args, const SpawnOption
     // Move the sources above 2 first, so that dup2 cannot clobber one of them.
     int moved[3];
     for (int i = 0; i < 3; ++i) {
-      moved[i] = ::fcntl(fds[i], F_DUPFD, 10);
+      moved[i] = ::fcntl(wanted[i] >= 0 ? wanted[i] : null_fd, F_DUPFD, 10);
       if (moved[i] < 0) ::_exit(126);
     }
     for (int i = 0; i < 3; ++i) {
-      if (::dup2(moved[i], i) < 0) ::_exit(126);
+      if (wanted[i] == kClosedFd) {
+        ::close(i);
+      } else if (::dup2(moved[i], i) < 0) {
+        ::_exit(126);
+      }
     }
     for (int i = 0; i < 3; ++i) ::close(moved[i]);
-    ::signal(SIGPIPE, SIG_DFL);
-    ::signal(SIGINT, SIG_DFL);
+    // No core files: the signal tests end children that have no handler for
+    // SIGQUIT, and a core would be left in their working folder.
+    const rlimit no_core{0, 0};
+    ::setrlimit(RLIMIT_CORE, &no_core);
+    if (options.file_size_limit != RLIM_INFINITY) {
+      rlimit fsize{};
+      ::getrlimit(RLIMIT_FSIZE, &fsize);
+      fsize.rlim_cur = options.file_size_limit;
+      if (::setrlimit(RLIMIT_FSIZE, &fsize) != 0) ::_exit(126);
+    }
+    for (int s : {SIGPIPE, SIGINT, SIGXFSZ}) ::signal(s, SIG_DFL);
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
@@ -323,6 +340,36 @@ inline RunResult RunBinary(const std::vector<std::string>& args, const RunOption
   ::close(err);
   WaitForExit(pid, &result);
   result.out = capture.Read("stdout");
+  result.err = capture.Read("stderr");
+  return result;
+}
+
+// Runs the binary in `cwd` with stdout into a pipe, reads `bytes` of it (fewer
+// if the output ends first), then closes the pipe as `| head -c BYTES` does
+// and waits. result.out is what was read; result.err the captured stderr.
+inline RunResult RunIntoClosedPipe(const std::vector<std::string>& args, const std::string& cwd,
+                                   size_t bytes) {
+  TempDir capture;
+  int pipe_fds[2];
+  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe2 failed");
+  const int err = ::open(capture.File("stderr").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+  if (err < 0) throw std::runtime_error("cannot open the capture file");
+  SpawnOptions spawn;
+  spawn.cwd = cwd;
+  spawn.stdout_fd = pipe_fds[1];
+  spawn.stderr_fd = err;
+  const pid_t pid = SpawnBinary(args, spawn);
+  ::close(pipe_fds[1]);
+  ::close(err);
+  RunResult result;
+  char buf[4096];
+  while (result.out.size() < bytes) {
+    const ssize_t n = ::read(pipe_fds[0], buf, sizeof buf);
+    if (n <= 0) break;
+    result.out.append(buf, static_cast<size_t>(n));
+  }
+  ::close(pipe_fds[0]);
+  WaitForExit(pid, &result);
   result.err = capture.Read("stderr");
   return result;
 }

@@ -48,6 +48,7 @@
 #include "dpsanitize/neighbors/faiss_index.h"
 #include "dpsanitize/pipeline/engine.h"
 #include "dpsanitize/random/keyed_rng.h"
+#include "statistical/cached_exact_source.h"
 #include "statistical/goodness_of_fit.h"
 
 namespace dpsanitize {
@@ -97,30 +98,6 @@ AuditInputs FixtureInputs(Engine& e) {
   if (made.ok()) in = std::move(made).value();
   return in;
 }
-
-// Serves prefixes of exact lists (ExactNeighborsScan); deeper draws scan.
-class PrefixSource : public NeighborSource {
- public:
-  explicit PrefixSource(VectorSet v) : v_(v) {}
-  const Neighbor* Nearest(WordId word, size_t k, std::vector<Neighbor>* scratch) const override {
-    if (k > kCached) {
-      ExactNeighborsScan(v_, word, k, scratch);
-      return scratch->data();
-    }
-    auto it = lists_.find(word);
-    if (it == lists_.end()) {
-      std::vector<Neighbor> list;
-      ExactNeighborsScan(v_, word, kCached, &list);
-      it = lists_.emplace(word, std::move(list)).first;
-    }
-    return it->second.data();
-  }
-
- private:
-  static constexpr size_t kCached = 256;
-  VectorSet v_;
-  mutable std::unordered_map<WordId, std::vector<Neighbor>> lists_;
-};
 
 // ---------------------------------------------------------------------------
 // The building blocks against the library's samplers and known values.
@@ -260,7 +237,7 @@ LawAndDraws ComputeAndDraw(const char* word_text, double b_param, uint64_t doc_i
   LawAndDraws out;
   if (!law.ok()) return out;
   out.law = std::move(law).value();
-  PrefixSource source(vs);
+  CachedExactSource source(vs, 256);
   TgSelector selector(params, vs.n, source);
   const RunKey key = RunKey::FromSeed("audit-test");
   out.counts.assign(kDepth + 2, 0.0);

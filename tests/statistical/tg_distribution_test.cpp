@@ -43,6 +43,7 @@
 #include "dpsanitize/mechanisms/calibration.h"
 #include "dpsanitize/mechanisms/tg.h"
 #include "dpsanitize/random/keyed_rng.h"
+#include "statistical/cached_exact_source.h"
 #include "statistical/fixture_vocabulary.h"
 #include "statistical/goodness_of_fit.h"
 
@@ -312,34 +313,6 @@ std::vector<Neighbor> BruteForceNeighbors(const VectorSet& v, WordId word) {
   });
   return all;
 }
-
-// A NeighborSource that serves prefixes of a precomputed exact list (from the
-// library's ExactNeighborsScan) and scans for anything deeper. Scanning
-// 5,000 x 100 floats for every one of 100,000 draws would take minutes; a
-// prefix of an exact (distance, id)-sorted list is the exact shorter list.
-// The test SelectorIsUnchangedByTheCachedSource checks the equivalence.
-class CachedExactSource : public NeighborSource {
- public:
-  CachedExactSource(VectorSet v, size_t depth) : v_(v), depth_(depth) {}
-  const Neighbor* Nearest(WordId word, size_t k, std::vector<Neighbor>* scratch) const override {
-    if (k > depth_) {
-      ExactNeighborsScan(v_, word, k, scratch);
-      return scratch->data();
-    }
-    auto it = lists_.find(word);
-    if (it == lists_.end()) {
-      std::vector<Neighbor> list;
-      ExactNeighborsScan(v_, word, depth_, &list);
-      it = lists_.emplace(word, std::move(list)).first;
-    }
-    return it->second.data();
-  }
-
- private:
-  VectorSet v_;
-  size_t depth_;
-  mutable std::unordered_map<WordId, std::vector<Neighbor>> lists_;
-};
 
 // ---------------------------------------------------------------------------
 // One configuration: a source word and a noise scale.

@@ -81,6 +81,18 @@ void MvlNearestBatch::Flush() {
   z_.clear();
 }
 
+double MvlStableScan::Score(const float* phi, const double* dir, double inv_r, size_t v) const {
+  // One pass for both dot products, in double: Nearest() and NearestTwo()
+  // must rank words identically (vickrey with t = 0 is mvl draw for draw).
+  const float* x = vs_.row(v);
+  double uv = 0, pv = 0;
+  for (uint32_t i = 0; i < vs_.dim; ++i) {
+    uv += dir[i] * x[i];
+    pv += static_cast<double>(phi[i]) * x[i];
+  }
+  return uv + (pv - half_norm2_[v]) * inv_r;
+}
+
 WordId MvlStableScan::Nearest(const float* phi, const double* dir, double r) const {
   // ||v - z||^2 = ||z||^2 - 2 (phi.v + r u.v - ||v||^2/2): the nearest v
   // maximises u.v + (phi.v - ||v||^2/2) / r, whose terms stay of the size
@@ -89,13 +101,7 @@ WordId MvlStableScan::Nearest(const float* phi, const double* dir, double r) con
   WordId best = 0;
   double best_score = -std::numeric_limits<double>::infinity();
   for (size_t v = 0; v < vs_.n; ++v) {
-    const float* x = vs_.row(v);
-    double uv = 0, pv = 0;
-    for (uint32_t i = 0; i < vs_.dim; ++i) {
-      uv += dir[i] * x[i];
-      pv += static_cast<double>(phi[i]) * x[i];
-    }
-    const double score = uv + (pv - half_norm2_[v]) * inv_r;
+    const double score = Score(phi, dir, inv_r, v);
     if (score > best_score) {
       best_score = score;
       best = static_cast<WordId>(v);
@@ -116,13 +122,7 @@ void MvlStableScan::NearestTwo(const float* phi, const double* dir, double r, Wo
                     -std::numeric_limits<double>::infinity()};
   ids[0] = ids[1] = 0;
   for (size_t v = 0; v < vs_.n; ++v) {
-    const float* x = vs_.row(v);
-    double uv = 0, pv = 0;
-    for (uint32_t i = 0; i < vs_.dim; ++i) {
-      uv += dir[i] * x[i];
-      pv += static_cast<double>(phi[i]) * x[i];
-    }
-    const double score = uv + (pv - half_norm2_[v]) * inv_r;
+    const double score = Score(phi, dir, inv_r, v);
     // Strict comparisons: of equal scores the lower id (seen first) ranks first.
     if (score > best[0]) {
       best[1] = best[0];

@@ -50,6 +50,9 @@ class MvlStableScan {
                   double dist[2]) const;
 
  private:
+  // Word v's score u.v + (phi.v - ||v||^2 / 2) / r: the larger, the nearer.
+  double Score(const float* phi, const double* dir, double inv_r, size_t v) const;
+
   VectorSet vs_;
   double stable_radius_ = 0;
   std::vector<double> half_norm2_;  // ||v||^2 / 2 per word, in double

@@ -130,6 +130,23 @@ Status ExactKnn::Neighbors(const std::vector<WordId>& words, size_t k,
   return Status::Ok();
 }
 
+Status ExactKnn::ForAllWords(size_t k, const ChunkFn& fn) const {
+  // One search per 8192 words: large enough to amortise FAISS's blocked
+  // scan, small enough that the lists (8192 k neighbours) stay small.
+  constexpr size_t kChunk = 8192;
+  std::vector<WordId> words;
+  std::vector<std::vector<Neighbor>> lists;
+  for (size_t start = 0; start < v_.n; start += kChunk) {
+    words.clear();
+    for (size_t w = start; w < std::min(v_.n, start + kChunk); ++w) {
+      words.push_back(static_cast<WordId>(w));
+    }
+    DPS_RETURN_IF_ERROR(Neighbors(words, k, &lists));
+    DPS_RETURN_IF_ERROR(fn(static_cast<WordId>(start), lists));
+  }
+  return Status::Ok();
+}
+
 NeighborCache::NeighborCache(const ExactKnn& knn, VectorSet v, size_t depth)
     : knn_(knn), v_(v), depth_(std::min(depth, v.n > 0 ? v.n - 1 : 0)), lists_(v.n) {}
 

@@ -16,6 +16,7 @@
 #ifndef DPSANITIZE_NEIGHBORS_FAISS_INDEX_H_
 #define DPSANITIZE_NEIGHBORS_FAISS_INDEX_H_
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -34,6 +35,12 @@ class ExactKnn {
   // (*out)[i] = the k nearest other words of words[i], exact, by NeighborLess.
   Status Neighbors(const std::vector<WordId>& words, size_t k,
                    std::vector<std::vector<Neighbor>>* out) const;
+  // The k nearest other words of every word, in id order, a chunk of words
+  // per search: fn(first, lists) gets lists[i] for word first + i. Stops at
+  // the first error, fn's or the search's.
+  using ChunkFn =
+      std::function<Status(WordId first, const std::vector<std::vector<Neighbor>>& lists)>;
+  Status ForAllWords(size_t k, const ChunkFn& fn) const;
   // Statistics of the last calls: lists that needed a wider margin or a scan.
   size_t widened() const { return widened_; }
 

@@ -47,22 +47,16 @@ Status Prepare(const std::string& in, const std::string& out,
     DPS_ASSIGN_OR_RETURN(auto knn, ExactKnn::Create(v));
     rows.resize(v.n * k);
     std::memset(static_cast<void*>(rows.data()), 0, rows.size() * sizeof(Neighbor));
-    constexpr size_t kChunk = 8192;
-    std::vector<WordId> words;
-    std::vector<std::vector<Neighbor>> lists;
-    for (size_t start = 0; start < v.n; start += kChunk) {
-      words.clear();
-      for (size_t w = start; w < std::min(v.n, start + kChunk); ++w) {
-        words.push_back(static_cast<WordId>(w));
-      }
-      DPS_RETURN_IF_ERROR(knn->Neighbors(words, k, &lists));
-      for (size_t i = 0; i < words.size(); ++i) {
-        for (size_t j = 0; j < k; ++j) {
-          rows[(start + i) * k + j].id = lists[i][j].id;
-          rows[(start + i) * k + j].dist = lists[i][j].dist;
-        }
-      }
-    }
+    DPS_RETURN_IF_ERROR(
+        knn->ForAllWords(k, [&](WordId first, const std::vector<std::vector<Neighbor>>& lists) {
+          for (size_t i = 0; i < lists.size(); ++i) {
+            for (size_t j = 0; j < k; ++j) {
+              rows[(first + i) * k + j].id = lists[i][j].id;
+              rows[(first + i) * k + j].dist = lists[i][j].dist;
+            }
+          }
+          return Status::Ok();
+        }));
     table.vocab_size = v.n;
     table.k = static_cast<uint32_t>(k);
     table.rows = rows.data();

@@ -51,28 +51,20 @@ Status CheckTableDistances(const std::string& path, const NeighborTable& t, Vect
 // (distance, id) order, with the same distances, as prepare stored.
 Status CheckTableRows(const std::string& path, const NeighborTable& t, VectorSet v) {
   DPS_ASSIGN_OR_RETURN(auto knn, ExactKnn::Create(v));
-  constexpr size_t kChunk = 8192;
-  std::vector<WordId> words;
-  std::vector<std::vector<Neighbor>> lists;
-  for (size_t start = 0; start < v.n; start += kChunk) {
-    words.clear();
-    for (size_t w = start; w < std::min(v.n, start + kChunk); ++w) {
-      words.push_back(static_cast<WordId>(w));
-    }
-    DPS_RETURN_IF_ERROR(knn->Neighbors(words, t.k, &lists));
-    for (size_t i = 0; i < words.size(); ++i) {
-      const Neighbor* r = t.row(words[i]);
+  return knn->ForAllWords(t.k, [&](WordId first, const std::vector<std::vector<Neighbor>>& lists) {
+    for (size_t i = 0; i < lists.size(); ++i) {
+      const WordId w = static_cast<WordId>(first + i);
+      const Neighbor* r = t.row(w);
       bool same = lists[i].size() == t.k;
       for (uint32_t j = 0; same && j < t.k; ++j) {
         same = lists[i][j].id == r[j].id && lists[i][j].dist == r[j].dist;
       }
       if (!same) {
-        return Corrupt(path, "neighbour table: row of word {} is not its {} nearest words",
-                       words[i], t.k);
+        return Corrupt(path, "neighbour table: row of word {} is not its {} nearest words", w, t.k);
       }
     }
-  }
-  return Status::Ok();
+    return Status::Ok();
+  });
 }
 
 // The bounds depend only on the vectors and the cluster count (the builder is
