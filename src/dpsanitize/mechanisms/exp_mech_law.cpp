@@ -37,7 +37,6 @@
 namespace dpsanitize {
 namespace {
 
-constexpr double kInf = std::numeric_limits<double>::infinity();
 constexpr size_t kNear = 10;  // WordLaw::p_near10: the 10 nearest other words
 
 // Per-thread buffers: Of() runs on every audit thread and allocates nothing
