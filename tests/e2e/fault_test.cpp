@@ -78,9 +78,9 @@ void ExpectOneErrorLine(const RunResult& r) {
 }
 
 // How a child's standard descriptor is set up.
-constexpr int kNull = -1;  // /dev/null
-constexpr int kClosed = kClosedFd;
-constexpr int kCapture = -3;  // a capture file (stdout, stderr)
+constexpr int kNull = -1;           // /dev/null
+constexpr int kClosed = kClosedFd;  // closed (run_binary.h)
+constexpr int kCapture = -3;        // a capture file (stdout, stderr)
 
 struct Child {
   std::vector<std::string> args;

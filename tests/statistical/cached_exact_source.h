@@ -1,10 +1,9 @@
-// A NeighborSource for the statistical tests of the neighbour-list mechanisms
-// (tg, em, the audit): it serves prefixes of an exact list computed once per
-// word by the library's ExactNeighborsScan, and scans for anything deeper.
-// A prefix of an exact (distance, id)-sorted list is the exact shorter list,
-// so the laws are unchanged (tg_distribution_test's
-// SelectorIsUnchangedByTheCachedSource checks it); scanning the whole fixture
-// for each of 100,000 draws would take minutes.
+// A NeighborSource for the statistical tests of tg's selector and of its audit law
+// (tg_distribution_test, audit_test): it serves prefixes of an exact list computed once per word
+// by the library's ExactNeighborsScan, and scans for anything deeper. A prefix of an exact
+// (distance, id)-sorted list is the exact shorter list, so the laws are unchanged
+// (tg_distribution_test's SelectorIsUnchangedByTheCachedSource checks it); scanning the whole
+// fixture for each of 100,000 draws would take minutes.
 #ifndef DPSANITIZE_TESTS_STATISTICAL_CACHED_EXACT_SOURCE_H_
 #define DPSANITIZE_TESTS_STATISTICAL_CACHED_EXACT_SOURCE_H_
 
